@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test suite and prints one summary line per suite and a total.
+# Called by `make test` after the build.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+total_pass=0
+total_fail=0
+report() { # suite passed failed
+	echo "$1: $2 passed, $3 failed"
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+}
+
+# 1. Unit tests of src/core (GoogleTest).
+echo "==> unit tests"
+unit_log=$(mktemp)
+build/unit_tests --gtest_brief=1 2>&1 | tee "$unit_log"
+unit_rc=${PIPESTATUS[0]}
+passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$unit_log")
+failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?, listed below.*/\1/p' "$unit_log")
+[ -z "$failed" ] && [ "$unit_rc" -ne 0 ] && failed=1
+report unit "${passed:-0}" "${failed:-0}"
+rm -f "$unit_log"
+
+# 2. pg_regress on a temporary instance.
+echo "==> installing the extension"
+if ! install_extension; then
+	report install 0 1
+else
+	echo "==> pg_regress"
+	work=$(make_workdir regress)
+	tests=$(sed -n 's/^test: //p' sql/schedule | tr '\n' ' ')
+	as_pg "$PG_BIN/../lib/pgxs/src/test/regress/pg_regress" \
+		--temp-instance="$work/instance" --inputdir="$REPO_ROOT" \
+		--outputdir="$work" --bindir="$PG_BIN" --schedule="$REPO_ROOT/sql/schedule" \
+		--temp-config="$REPO_ROOT/sql/regress.conf" >"$work/pg_regress.log" 2>&1
+	rc=$?
+	cat "$work/pg_regress.log"
+	passed=$(grep -cE "\.\.\. ok" "$work/pg_regress.log" || true)
+	failed=$(grep -cE '\.\.\. FAILED|^not ok ' "$work/pg_regress.log" || true)
+	if [ "$rc" -ne 0 ]; then
+		[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+		[ "$failed" -eq 0 ] && failed=1
+	fi
+	report pg_regress "$passed" "$failed"
+	[ "$rc" -eq 0 ] && rm -rf "$work"
+fi
+
+echo "total: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,52 @@
+// One exception type for the core; the PostgreSQL glue maps `code` to a
+// SQLSTATE, so every failure a user can cause carries a stable class.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace qmdb {
+
+enum class ErrorCode {
+	InvalidArgument, // caller passed something malformed (bad length, bad range)
+	Decode,          // bytes from outside failed to decode (see DecodeError)
+	OutOfRange,      // a location/size beyond what exists
+	Pruned,          // data below the pruning boundary was asked for
+	NotCommitBoundary, // a historical size that does not end at a commit
+	InvalidProof,    // a proof is malformed (not merely non-matching)
+	DataCorrupted,   // stored data contradicts itself
+	Internal,        // a bug: an invariant did not hold
+};
+
+class Error : public std::runtime_error {
+public:
+	Error(ErrorCode code, const std::string &message) : std::runtime_error(message), code_(code) {}
+	ErrorCode code() const { return code_; }
+
+private:
+	ErrorCode code_;
+};
+
+// Why a decoder refused its input. Names follow commonware's codec errors.
+enum class DecodeErrorKind {
+	EndOfBuffer,   // input ended inside a value
+	InvalidVarint, // overlong, non-canonical or > 64-bit varint
+	InvalidEnum,   // unknown tag byte
+	InvalidLength, // a length prefix or count above its cap
+	ExtraData,     // bytes left after a complete value
+	Invalid,       // a value that decodes but breaks a rule (e.g. start >= end)
+};
+
+const char *decode_error_kind_name(DecodeErrorKind kind);
+
+class DecodeError : public Error {
+public:
+	DecodeError(DecodeErrorKind kind, const std::string &what)
+	    : Error(ErrorCode::Decode, std::string(decode_error_kind_name(kind)) + ": " + what), kind_(kind) {}
+	DecodeErrorKind kind() const { return kind_; }
+
+private:
+	DecodeErrorKind kind_;
+};
+
+} // namespace qmdb

@@ -1,0 +1,135 @@
+#include "memory_db.h"
+
+#include "mmr.h"
+
+#include "core_only.h" // last: fails if anything above pulled in PostgreSQL
+
+namespace qmdb {
+
+MemoryDb::MemoryDb(const OpFormat &format) : format_(format), mmr_(nodes_) {
+	format_.validate();
+	append(Operation::commit(std::nullopt, 0));
+}
+
+void
+MemoryDb::append(const Operation &op) {
+	log_.push_back(encode_op(format_, op));
+	mmr_.append(hasher_, log_.back());
+}
+
+CommitResult
+MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) {
+	for (const auto &m : mutations) {
+		format_.check_key(m.first);
+		if (m.second)
+			format_.check_value(*m.second);
+	}
+	if (metadata)
+		format_.check_value(*metadata, "metadata");
+	Batch batch = merkleize_batch(*this, mutations, metadata);
+	for (const Operation &op : batch.ops)
+		append(op);
+	for (const auto &d : batch.diff) {
+		if (d.second)
+			snapshot_[d.first] = *d.second;
+		else
+			snapshot_.erase(d.first);
+	}
+	floor_ = batch.floor;
+	return {root(), size(), floor_};
+}
+
+Digest
+MemoryDb::root() {
+	return mmr_.root(hasher_, inactive_peaks(size(), floor_));
+}
+
+Target
+MemoryDb::target() {
+	return {root(), floor_, size()};
+}
+
+std::optional<Bytes>
+MemoryDb::get(const Bytes &key) {
+	auto it = snapshot_.find(key);
+	if (it == snapshot_.end())
+		return std::nullopt;
+	return op(it->second).value;
+}
+
+const Bytes &
+MemoryDb::op_bytes(uint64_t loc) const {
+	if (loc >= size())
+		throw Error(ErrorCode::OutOfRange, "location " + std::to_string(loc) + " beyond size " + std::to_string(size()));
+	if (loc < pruned_)
+		throw Error(ErrorCode::Pruned, "location " + std::to_string(loc) + " is pruned");
+	return log_[loc - pruned_];
+}
+
+std::optional<uint64_t>
+MemoryDb::location_of(const Bytes &key) {
+	auto it = snapshot_.find(key);
+	if (it == snapshot_.end())
+		return std::nullopt;
+	return it->second;
+}
+
+void
+MemoryDb::prune(uint64_t loc) {
+	if (loc > floor_)
+		throw Error(ErrorCode::InvalidArgument,
+		            "cannot prune to " + std::to_string(loc) + ": beyond the floor " + std::to_string(floor_));
+	if (loc <= pruned_)
+		return;
+	nodes_.prune(location_to_position(loc), nodes_to_pin(loc));
+	log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(loc - pruned_));
+	pruned_ = loc;
+}
+
+uint64_t
+MemoryDb::floor_at(uint64_t n) const {
+	if (n == 0 || n > size())
+		throw Error(ErrorCode::OutOfRange, "no commit at size " + std::to_string(n));
+	Operation last = op(n - 1);
+	if (last.kind != OpKind::CommitFloor)
+		throw Error(ErrorCode::NotCommitBoundary, "size " + std::to_string(n) + " is not a commit boundary");
+	if (last.floor > n - 1)
+		throw Error(ErrorCode::DataCorrupted, "commit floor beyond its own location");
+	return last.floor;
+}
+
+Proof
+MemoryDb::historical_proof(uint64_t n, uint64_t start, uint64_t max_ops) {
+	if (n > size() || start >= n)
+		throw Error(ErrorCode::OutOfRange, "range beyond size");
+	uint64_t end = start + std::min(max_ops, n - start);
+	return build_proof(hasher_, nodes_, n, inactive_peaks(n, floor_at(n)), start, end);
+}
+
+Digest
+MemoryDb::historical_root(uint64_t n) {
+	std::vector<Digest> ds;
+	for (const Peak &p : peaks(location_to_position(n))) {
+		auto d = nodes_.get(p.pos);
+		if (!d)
+			throw Error(ErrorCode::Pruned, "historical peak is pruned");
+		ds.push_back(*d);
+	}
+	if (ds.empty())
+		return hasher_.empty_root();
+	return root_from_peaks(hasher_, n, inactive_peaks(n, floor_at(n)), ds);
+}
+
+std::vector<Digest>
+MemoryDb::pinned_nodes_at(uint64_t loc) {
+	std::vector<Digest> out;
+	for (uint64_t pos : nodes_to_pin(loc)) {
+		auto d = nodes_.get(pos);
+		if (!d)
+			throw Error(ErrorCode::Pruned, "pinned node " + std::to_string(pos) + " is pruned");
+		out.push_back(*d);
+	}
+	return out;
+}
+
+} // namespace qmdb

@@ -1,0 +1,68 @@
+// An authenticated database held in memory: the log, the MMR, the snapshot.
+// The reference the PostgreSQL tables are tested against, and the database
+// the sync engine tests build sources and targets with.
+#pragma once
+
+#include "merkle.h"
+#include "operation.h"
+#include "wire.h"
+#include "writer.h"
+
+namespace qmdb {
+
+struct CommitResult {
+	Digest root;
+	uint64_t size;  // leaves after the commit
+	uint64_t floor; // floor declared by the commit
+};
+
+class MemoryDb : public WriterState {
+public:
+	// A new database holds one operation: CommitFloor(None, 0).
+	explicit MemoryDb(const OpFormat &format);
+
+	CommitResult apply_batch(const Mutations &mutations, const std::optional<Bytes> &metadata = std::nullopt);
+
+	const OpFormat &format() const { return format_; }
+	Digest root();
+	// The canonical sync target: [floor, size).
+	Target target();
+	std::optional<Bytes> get(const Bytes &key);
+	const std::map<Bytes, uint64_t> &snapshot() const { return snapshot_; }
+
+	const Bytes &op_bytes(uint64_t loc) const;
+	Operation op(uint64_t loc) const { return decode_op(format_, op_bytes(loc)); }
+	uint64_t pruning_boundary() const { return pruned_; }
+	// Drop operations below `loc` (never beyond the floor); the root is unchanged.
+	void prune(uint64_t loc);
+
+	// The floor committed by the operation at `size - 1` (which must be a commit).
+	uint64_t floor_at(uint64_t size) const;
+	// Proof of [start, min(start+max_ops, size)) against the historical tree of `size` leaves.
+	Proof historical_proof(uint64_t size, uint64_t start, uint64_t max_ops);
+	Digest historical_root(uint64_t size);
+	std::vector<Digest> pinned_nodes_at(uint64_t loc);
+	MemoryNodeStore &nodes() { return nodes_; }
+	Hasher &hasher() { return hasher_; }
+
+	// WriterState
+	uint64_t size() const override { return mmr_.leaves(); }
+	uint64_t floor() const override { return floor_; }
+	uint64_t active_keys() const override { return snapshot_.size(); }
+	std::optional<uint64_t> location_of(const Bytes &key) override;
+	Operation read(uint64_t loc) override { return op(loc); }
+
+private:
+	void append(const Operation &op);
+
+	OpFormat format_;
+	Hasher hasher_;
+	MemoryNodeStore nodes_;
+	Mmr mmr_;
+	std::vector<Bytes> log_; // log_[i] is the op at pruned_ + i
+	uint64_t pruned_ = 0;
+	uint64_t floor_ = 0;
+	std::map<Bytes, uint64_t> snapshot_;
+};
+
+} // namespace qmdb

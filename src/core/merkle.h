@@ -1,0 +1,53 @@
+// An append-only MMR over a NodeStore, and root computation (spec §1.3–§1.4).
+//
+// Appending needs only the current peaks, so the tree keeps those in memory
+// and writes every new node to the store for later proofs.
+#pragma once
+
+#include "hash.h"
+#include "mmr.h"
+#include "node_store.h"
+
+#include <vector>
+
+namespace qmdb {
+
+// Root over `list` (peaks oldest first, possibly pre-folded entries): the
+// first `to_fold` entries are forward-folded into one accumulator that heads
+// the bagging; `committed` is the k written into the pre-image. Throws
+// Error(InvalidProof) when to_fold exceeds the list or the list is empty with k > 0.
+Digest root_with_folded_peaks(Hasher &hasher, uint64_t leaves, uint64_t to_fold, uint64_t committed,
+                              const std::vector<Digest> &list);
+
+// The root of a tree with `leaves` leaves and these peak digests, k inactive peaks.
+inline Digest
+root_from_peaks(Hasher &hasher, uint64_t leaves, uint64_t k, const std::vector<Digest> &peak_digests) {
+	return root_with_folded_peaks(hasher, leaves, k, k, peak_digests);
+}
+
+class Mmr {
+public:
+	// An empty tree.
+	explicit Mmr(NodeStore &store) : store_(store) {}
+	// A tree of `leaves` leaves whose peaks are read from the store
+	// (throws Error(Pruned) if a peak is missing).
+	Mmr(NodeStore &store, uint64_t leaves);
+
+	uint64_t leaves() const { return leaves_; }
+	uint64_t size() const { return location_to_position(leaves_); }
+	const std::vector<Digest> &peak_digests() const { return peaks_; }
+
+	// Append one element (its leaf digest is computed here); returns its location.
+	uint64_t append(Hasher &hasher, ByteView element);
+	// Append a leaf whose digest is already known (e.g. authenticated by a proof).
+	uint64_t append_leaf_digest(Hasher &hasher, const Digest &leaf);
+
+	Digest root(Hasher &hasher, uint64_t inactive_peaks) const;
+
+private:
+	NodeStore &store_;
+	uint64_t leaves_ = 0;
+	std::vector<Digest> peaks_;
+};
+
+} // namespace qmdb

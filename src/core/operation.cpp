@@ -1,0 +1,226 @@
+#include "operation.h"
+
+#include "mmr.h"
+
+#include <algorithm>
+
+#include "core_only.h" // last: fails if anything above pulled in PostgreSQL
+
+namespace qmdb {
+
+const char *
+op_kind_name(OpKind kind) {
+	switch (kind) {
+	case OpKind::Delete:
+		return "delete";
+	case OpKind::Update:
+		return "update";
+	case OpKind::CommitFloor:
+		return "commit";
+	}
+	return "unknown";
+}
+
+const char *
+encoding_name(Encoding e) {
+	return e == Encoding::Fixed ? "fixed" : "variable";
+}
+
+void
+OpFormat::validate() const {
+	if (encoding == Encoding::Fixed && (!key_size || !value_size))
+		throw Error(ErrorCode::InvalidArgument, "the fixed encoding needs a fixed key_size and value_size");
+	if ((key_size && *key_size == 0) || (value_size && *value_size == 0))
+		throw Error(ErrorCode::InvalidArgument, "key_size and value_size must be positive");
+	if ((key_size && *key_size > max_key_len) || (value_size && *value_size > max_value_len))
+		throw Error(ErrorCode::InvalidArgument, "key_size or value_size exceeds its cap");
+}
+
+size_t
+OpFormat::fixed_total() const {
+	size_t k = *key_size, v = *value_size;
+	return std::max({1 + k + v, 1 + 1 + v + 8, 1 + k});
+}
+
+static void
+check_item(ByteView item, const std::optional<uint32_t> &size, uint32_t max, const char *what) {
+	if (size && item.size != *size)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must be " + std::to_string(*size) +
+		                                            " bytes, got " + std::to_string(item.size));
+	if (!size && item.size > max)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " of " + std::to_string(item.size) +
+		                                            " bytes exceeds the cap of " + std::to_string(max));
+}
+
+void
+OpFormat::check_key(ByteView key) const {
+	check_item(key, key_size, max_key_len, "key");
+}
+
+void
+OpFormat::check_value(ByteView value, const char *what) const {
+	check_item(value, value_size, max_value_len, what);
+}
+
+static void
+write_item(Writer &w, ByteView item, const std::optional<uint32_t> &size) {
+	if (!size)
+		w.length(item.size);
+	w.raw(item);
+}
+
+static ByteView
+read_item(Reader &r, const std::optional<uint32_t> &size, uint32_t max, const char *what) {
+	size_t n = size ? *size : r.length(max, what);
+	return r.raw(n);
+}
+
+void
+encode_op(const OpFormat &f, const Operation &op, Writer &w) {
+	switch (op.kind) {
+	case OpKind::Delete:
+		f.check_key(op.key);
+		break;
+	case OpKind::Update:
+		f.check_key(op.key);
+		f.check_value(op.value);
+		break;
+	case OpKind::CommitFloor:
+		if (op.metadata)
+			f.check_value(*op.metadata, "metadata");
+		if (!location_is_valid(op.floor))
+			throw Error(ErrorCode::InvalidArgument, "floor beyond MAX_LEAVES");
+		break;
+	}
+	w.u8(static_cast<uint8_t>(op.kind));
+	if (f.encoding == Encoding::Variable) {
+		switch (op.kind) {
+		case OpKind::Delete:
+			write_item(w, op.key, f.key_size);
+			break;
+		case OpKind::Update:
+			write_item(w, op.key, f.key_size);
+			write_item(w, op.value, f.value_size);
+			break;
+		case OpKind::CommitFloor:
+			w.u8(op.metadata ? 1 : 0);
+			if (op.metadata)
+				write_item(w, *op.metadata, f.value_size);
+			w.varint(op.floor);
+			break;
+		}
+		return;
+	}
+	// Fixed: raw fields, floor as be8, zero-padded to fixed_total().
+	size_t start = w.bytes().size() - 1;
+	switch (op.kind) {
+	case OpKind::Delete:
+		w.raw(op.key);
+		break;
+	case OpKind::Update:
+		w.raw(op.key);
+		w.raw(op.value);
+		break;
+	case OpKind::CommitFloor:
+		w.u8(op.metadata ? 1 : 0);
+		if (op.metadata)
+			w.raw(*op.metadata);
+		else
+			w.zeros(*f.value_size);
+		w.be8(op.floor);
+		break;
+	}
+	w.zeros(f.fixed_total() - (w.bytes().size() - start));
+}
+
+Bytes
+encode_op(const OpFormat &format, const Operation &op) {
+	Writer w;
+	encode_op(format, op, w);
+	return w.take();
+}
+
+static void
+ensure_zeros(ByteView b, const char *what) {
+	for (uint8_t x : b)
+		if (x != 0)
+			throw DecodeError(DecodeErrorKind::Invalid, std::string("non-zero ") + what);
+}
+
+static uint64_t
+checked_floor(uint64_t floor) {
+	if (!location_is_valid(floor))
+		throw DecodeError(DecodeErrorKind::Invalid, "commit floor exceeds MAX_LEAVES");
+	return floor;
+}
+
+static uint8_t
+option_tag(Reader &r) {
+	uint8_t t = r.u8();
+	if (t > 1)
+		throw DecodeError(DecodeErrorKind::InvalidEnum, "option tag " + std::to_string(t));
+	return t;
+}
+
+static OpKind
+kind_tag(Reader &r) {
+	uint8_t tag = r.u8();
+	if (tag != 0xD1 && tag != 0xD2 && tag != 0xD3)
+		throw DecodeError(DecodeErrorKind::InvalidEnum, "operation tag " + std::to_string(tag));
+	return static_cast<OpKind>(tag);
+}
+
+Operation
+decode_op(const OpFormat &f, Reader &r) {
+	Operation op;
+	if (f.encoding == Encoding::Variable) {
+		op.kind = kind_tag(r);
+		switch (op.kind) {
+		case OpKind::Delete:
+			op.key = read_item(r, f.key_size, f.max_key_len, "key").to_bytes();
+			break;
+		case OpKind::Update:
+			op.key = read_item(r, f.key_size, f.max_key_len, "key").to_bytes();
+			op.value = read_item(r, f.value_size, f.max_value_len, "value").to_bytes();
+			break;
+		case OpKind::CommitFloor:
+			if (option_tag(r))
+				op.metadata = read_item(r, f.value_size, f.max_value_len, "metadata").to_bytes();
+			op.floor = checked_floor(r.varint());
+			break;
+		}
+		return op;
+	}
+	// Fixed: read the whole record first so a bad tag cannot shift framing.
+	Reader rec(r.raw(f.fixed_total()));
+	size_t k = *f.key_size, v = *f.value_size;
+	op.kind = kind_tag(rec);
+	switch (op.kind) {
+	case OpKind::Delete:
+		op.key = rec.raw(k).to_bytes();
+		break;
+	case OpKind::Update:
+		op.key = rec.raw(k).to_bytes();
+		op.value = rec.raw(v).to_bytes();
+		break;
+	case OpKind::CommitFloor:
+		if (option_tag(rec))
+			op.metadata = rec.raw(v).to_bytes();
+		else
+			ensure_zeros(rec.raw(v), "absent metadata");
+		op.floor = checked_floor(rec.be8());
+		break;
+	}
+	ensure_zeros(rec.raw(rec.remaining()), "padding");
+	return op;
+}
+
+Operation
+decode_op(const OpFormat &format, ByteView bytes) {
+	Reader r(bytes);
+	Operation op = decode_op(format, r);
+	r.finish("operation");
+	return op;
+}
+
+} // namespace qmdb

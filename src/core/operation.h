@@ -1,0 +1,68 @@
+// QMDB `any::unordered` operations and their two encodings (spec §3.1,
+// writer spec §2). The encoded bytes are the MMR leaf elements.
+#pragma once
+
+#include "codec.h"
+
+#include <optional>
+#include <string>
+
+namespace qmdb {
+
+enum class OpKind : uint8_t { Delete = 0xD1, Update = 0xD2, CommitFloor = 0xD3 };
+
+const char *op_kind_name(OpKind kind);
+
+struct Operation {
+	OpKind kind = OpKind::CommitFloor;
+	Bytes key;                     // Delete, Update
+	Bytes value;                   // Update
+	std::optional<Bytes> metadata; // CommitFloor
+	uint64_t floor = 0;            // CommitFloor
+
+	static Operation update(Bytes key, Bytes value) { return {OpKind::Update, std::move(key), std::move(value), {}, 0}; }
+	static Operation remove(Bytes key) { return {OpKind::Delete, std::move(key), {}, {}, 0}; }
+	static Operation commit(std::optional<Bytes> metadata, uint64_t floor) {
+		return {OpKind::CommitFloor, {}, {}, std::move(metadata), floor};
+	}
+
+	bool operator==(const Operation &o) const {
+		return kind == o.kind && key == o.key && value == o.value && metadata == o.metadata && floor == o.floor;
+	}
+};
+
+enum class Encoding { Variable, Fixed };
+
+const char *encoding_name(Encoding e);
+
+// How one database encodes its operations. A key or value is either
+// fixed-size (written raw, exactly N bytes) or variable-length (written as
+// varint(len) || bytes, at most max_*_len bytes). The fixed encoding needs
+// both sizes; 32-byte keys and values give commonware's Digest layout.
+struct OpFormat {
+	Encoding encoding = Encoding::Variable;
+	std::optional<uint32_t> key_size;
+	std::optional<uint32_t> value_size;
+	// Caps on variable-length items; decoders check them before allocating.
+	uint32_t max_key_len = 4096;
+	uint32_t max_value_len = 1 << 20;
+
+	// Throws Error(InvalidArgument) for a combination that cannot be encoded.
+	void validate() const;
+	// Every operation's size in the fixed encoding: max(1+K+V, 1+1+V+8, 1+K).
+	size_t fixed_total() const;
+	// Throws Error(InvalidArgument) if `key`/`value` do not fit this format.
+	void check_key(ByteView key) const;
+	void check_value(ByteView value, const char *what = "value") const;
+};
+
+void encode_op(const OpFormat &format, const Operation &op, Writer &w);
+Bytes encode_op(const OpFormat &format, const Operation &op);
+
+// Read one operation. Rejects unknown tags, bad Option tags, non-zero padding,
+// over-cap lengths and floors beyond MAX_LEAVES with DecodeError.
+Operation decode_op(const OpFormat &format, Reader &r);
+// Decode exactly one operation (trailing bytes are an error).
+Operation decode_op(const OpFormat &format, ByteView bytes);
+
+} // namespace qmdb

@@ -1,0 +1,122 @@
+// SQL access to the wire codecs: encode and inspect the sync messages an
+// operator may meet in logs or tests. Read-only, harmless, PUBLIC.
+#include "../guard.h"
+
+#include "core/mmr.h"
+#include "core/wire.h"
+
+extern "C" {
+#include "access/htup_details.h"
+}
+
+#include <cstring>
+
+using namespace qmdb;
+
+namespace {
+
+ByteView
+bytea_view(bytea *b) {
+	return ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
+}
+
+bytea *
+to_bytea(ByteView b) {
+	return pg::pg_call([&] {
+		bytea *out = static_cast<bytea *>(palloc(VARHDRSZ + b.size));
+		SET_VARSIZE(out, VARHDRSZ + b.size);
+		if (b.size)
+			std::memcpy(VARDATA(out), b.data, b.size);
+		return out;
+	});
+}
+
+uint64_t
+location_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	int64 v = PG_GETARG_INT64(n);
+	if (v < 0)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must not be negative");
+	return static_cast<uint64_t>(v);
+}
+
+Datum
+tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls) {
+	return pg::pg_call([&] {
+		TupleDesc desc;
+		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(desc);
+		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	});
+}
+
+} // namespace
+
+// qmdb.version() -> text
+QMDB_FUNCTION(qmdb_version) {
+	(void)fcinfo;
+	return CStringGetTextDatum(PG_QMDB_VERSION);
+}
+
+// qmdb.encode_request(kind text, size bigint, start bigint, max_ops bigint) -> bytea
+QMDB_FUNCTION(qmdb_encode_request) {
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		throw Error(ErrorCode::InvalidArgument, "kind, size and start must not be NULL");
+	char *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	uint64_t size = location_arg(fcinfo, 1, "size");
+	uint64_t start = location_arg(fcinfo, 2, "start");
+	Request req;
+	if (std::strcmp(kind, "operations") == 0) {
+		if (PG_ARGISNULL(3))
+			throw Error(ErrorCode::InvalidArgument, "an operations request needs max_ops");
+		req = Request::operations(size, start, location_arg(fcinfo, 3, "max_ops"));
+		if (req.max_ops == 0)
+			throw Error(ErrorCode::InvalidArgument, "max_ops must be positive");
+	} else if (std::strcmp(kind, "boundary") == 0) {
+		req = Request::boundary(size, start);
+	} else {
+		throw Error(ErrorCode::InvalidArgument, "request kind must be 'operations' or 'boundary'");
+	}
+	if (start >= size || size > MAX_LEAVES)
+		throw Error(ErrorCode::InvalidArgument, "a request needs start < size <= 2^62");
+	Bytes bytes = encode_request(req);
+	PG_RETURN_BYTEA_P(to_bytea(bytes));
+}
+
+// qmdb.decode_request(bytea) -> (kind text, size bigint, start bigint, max_ops bigint)
+QMDB_FUNCTION(qmdb_decode_request) {
+	Request req = decode_request(bytea_view(PG_GETARG_BYTEA_PP(0)));
+	Datum values[4];
+	bool nulls[4] = {false, false, false, false};
+	values[0] = CStringGetTextDatum(req.kind == RequestKind::Operations ? "operations" : "boundary");
+	values[1] = Int64GetDatum(static_cast<int64>(req.size));
+	values[2] = Int64GetDatum(static_cast<int64>(req.start));
+	values[3] = Int64GetDatum(static_cast<int64>(req.max_ops));
+	return tuple_datum(fcinfo, values, nulls);
+}
+
+// qmdb.decode_target(bytea) -> (root bytea, range_start bigint, range_end bigint)
+QMDB_FUNCTION(qmdb_decode_target) {
+	Target t = decode_target(bytea_view(PG_GETARG_BYTEA_PP(0)));
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+	values[0] = PointerGetDatum(to_bytea(t.root));
+	values[1] = Int64GetDatum(static_cast<int64>(t.start));
+	values[2] = Int64GetDatum(static_cast<int64>(t.end));
+	return tuple_datum(fcinfo, values, nulls);
+}
+
+// qmdb.encode_target(root bytea, range_start bigint, range_end bigint) -> bytea
+QMDB_FUNCTION(qmdb_encode_target) {
+	ByteView root = bytea_view(PG_GETARG_BYTEA_PP(0));
+	if (root.size != 32)
+		throw Error(ErrorCode::InvalidArgument, "root must be 32 bytes, got " + std::to_string(root.size));
+	Target t;
+	std::memcpy(t.root.data(), root.data, 32);
+	t.start = location_arg(fcinfo, 1, "range_start");
+	t.end = location_arg(fcinfo, 2, "range_end");
+	if (t.start >= t.end || t.end > MAX_LEAVES)
+		throw Error(ErrorCode::InvalidArgument, "a target needs range_start < range_end <= 2^62");
+	Bytes bytes = encode_target(t);
+	PG_RETURN_BYTEA_P(to_bytea(bytes));
+}
