@@ -32,7 +32,7 @@ SHLIB_LINK  = -lcrypto -lstdc++
 # The LLVM bitcode PGXS would build for JIT needs clang and buys us nothing.
 override with_llvm = no
 
-EXTRA_CLEAN = build $(UNIT_OBJS) results regression.diffs regression.out tmp_check
+EXTRA_CLEAN = build $(UNIT_OBJS) bench/*.o results regression.diffs regression.out tmp_check
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
@@ -62,6 +62,16 @@ $(UNIT_BIN): $(UNIT_OBJS) $(CORE_OBJS)
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+BENCH_BIN = build/hash_bench
+
+$(BENCH_BIN): bench/hash_bench.o $(CORE_OBJS)
+	@mkdir -p build
+	$(CXX) -o $@ $^ -lbenchmark -lpthread -lcrypto
+
+bench: deps
+	@$(MAKE) --no-print-directory build $(BENCH_BIN)
+	@scripts/bench.sh
+
 test: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/run-tests.sh
@@ -71,4 +81,4 @@ demo: deps
 	@scripts/demo.sh
 
 format:
-	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(UNIT_SRCS) src/core/*.h src/pg/*.h
+	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(UNIT_SRCS) src/core/*.h src/pg/*.h tests/unit/*.h bench/*.cpp

@@ -29,7 +29,8 @@ struct ByteView {
 	Bytes to_bytes() const { return Bytes(begin(), end()); }
 };
 
-inline bool operator==(ByteView a, ByteView b) {
+inline bool
+operator==(ByteView a, ByteView b) {
 	if (a.size != b.size)
 		return false;
 	for (size_t i = 0; i < a.size; i++)
@@ -37,7 +38,10 @@ inline bool operator==(ByteView a, ByteView b) {
 			return false;
 	return true;
 }
-inline bool operator!=(ByteView a, ByteView b) { return !(a == b); }
+inline bool
+operator!=(ByteView a, ByteView b) {
+	return !(a == b);
+}
 
 std::string to_hex(ByteView bytes);
 // Throws Error(InvalidArgument) on odd length or a non-hex character.

@@ -8,14 +8,14 @@
 namespace qmdb {
 
 enum class ErrorCode {
-	InvalidArgument, // caller passed something malformed (bad length, bad range)
-	Decode,          // bytes from outside failed to decode (see DecodeError)
-	OutOfRange,      // a location/size beyond what exists
-	Pruned,          // data below the pruning boundary was asked for
+	InvalidArgument,   // caller passed something malformed (bad length, bad range)
+	Decode,            // bytes from outside failed to decode (see DecodeError)
+	OutOfRange,        // a location/size beyond what exists
+	Pruned,            // data below the pruning boundary was asked for
 	NotCommitBoundary, // a historical size that does not end at a commit
-	InvalidProof,    // a proof is malformed (not merely non-matching)
-	DataCorrupted,   // stored data contradicts itself
-	Internal,        // a bug: an invariant did not hold
+	InvalidProof,      // a proof is malformed (not merely non-matching)
+	DataCorrupted,     // stored data contradicts itself
+	Internal,          // a bug: an invariant did not hold
 };
 
 class Error : public std::runtime_error {

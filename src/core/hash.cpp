@@ -23,7 +23,9 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
 		throw Error(ErrorCode::Internal, "EVP_MD_CTX_new failed");
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+Sha256::~Sha256() {
+	EVP_MD_CTX_free(ctx_);
+}
 
 Digest
 Sha256::hash(std::initializer_list<ByteView> parts) {

@@ -60,7 +60,8 @@ MemoryDb::get(const Bytes &key) {
 const Bytes &
 MemoryDb::op_bytes(uint64_t loc) const {
 	if (loc >= size())
-		throw Error(ErrorCode::OutOfRange, "location " + std::to_string(loc) + " beyond size " + std::to_string(size()));
+		throw Error(ErrorCode::OutOfRange,
+		            "location " + std::to_string(loc) + " beyond size " + std::to_string(size()));
 	if (loc < pruned_)
 		throw Error(ErrorCode::Pruned, "location " + std::to_string(loc) + " is pruned");
 	return log_[loc - pruned_];

@@ -20,7 +20,9 @@ struct Operation {
 	std::optional<Bytes> metadata; // CommitFloor
 	uint64_t floor = 0;            // CommitFloor
 
-	static Operation update(Bytes key, Bytes value) { return {OpKind::Update, std::move(key), std::move(value), {}, 0}; }
+	static Operation update(Bytes key, Bytes value) {
+		return {OpKind::Update, std::move(key), std::move(value), {}, 0};
+	}
 	static Operation remove(Bytes key) { return {OpKind::Delete, std::move(key), {}, {}, 0}; }
 	static Operation commit(std::optional<Bytes> metadata, uint64_t floor) {
 		return {OpKind::CommitFloor, {}, {}, std::move(metadata), floor};

@@ -222,9 +222,8 @@ verify_range_inclusion(Hasher &hasher, const Proof &proof, const std::vector<Byt
 }
 
 bool
-verify_range_inclusion_and_extract_digests(Hasher &hasher, const Proof &proof,
-                                           const std::vector<ByteView> &elements, uint64_t start,
-                                           const Digest &root, PositionedDigests &collected) {
+verify_range_inclusion_and_extract_digests(Hasher &hasher, const Proof &proof, const std::vector<ByteView> &elements,
+                                           uint64_t start, const Digest &root, PositionedDigests &collected) {
 	collected.clear();
 	auto r = reconstruct_root(hasher, proof, elements, start, &collected);
 	if (!r || *r != root) {
@@ -276,8 +275,8 @@ prefix_siblings(const Subtree &s, uint64_t start, std::vector<Subtree> &out) {
 } // namespace
 
 bool
-verify_proof_and_pinned_nodes(Hasher &hasher, const Proof &proof, const std::vector<ByteView> &elements,
-                              uint64_t start, const std::vector<Digest> &pins, const Digest &root) {
+verify_proof_and_pinned_nodes(Hasher &hasher, const Proof &proof, const std::vector<ByteView> &elements, uint64_t start,
+                              const std::vector<Digest> &pins, const Digest &root) {
 	PositionedDigests collected;
 	if (!verify_range_inclusion_and_extract_digests(hasher, proof, elements, start, root, collected))
 		return false;

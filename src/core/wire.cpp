@@ -120,8 +120,8 @@ decode_response(ByteView bytes, uint64_t max_ops, const OpFormat &format) {
 	resp.kind = static_cast<RequestKind>(tag);
 	if (resp.kind == RequestKind::Operations) {
 		// Cap the digest count without overflowing on a huge max_ops.
-		uint64_t cap = max_ops > UINT32_MAX / MAX_PROOF_DIGESTS_PER_ELEMENT ? UINT32_MAX
-		                                                                    : max_ops * MAX_PROOF_DIGESTS_PER_ELEMENT;
+		uint64_t cap =
+		    max_ops > UINT32_MAX / MAX_PROOF_DIGESTS_PER_ELEMENT ? UINT32_MAX : max_ops * MAX_PROOF_DIGESTS_PER_ELEMENT;
 		resp.proof = decode_proof(r, cap);
 		size_t n = r.length(max_ops > UINT32_MAX ? UINT32_MAX : max_ops, "operation");
 		resp.operations.reserve(std::min<size_t>(n, r.remaining()));

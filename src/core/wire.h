@@ -54,7 +54,7 @@ Request decode_request(ByteView bytes);
 struct Response {
 	RequestKind kind = RequestKind::Operations;
 	Proof proof;
-	std::vector<Bytes> operations; // Boundary: exactly one
+	std::vector<Bytes> operations;    // Boundary: exactly one
 	std::vector<Digest> pinned_nodes; // Boundary only
 };
 

@@ -29,14 +29,14 @@ public:
 };
 
 struct Batch {
-	uint64_t base = 0;              // location of ops[0]
-	std::vector<Operation> ops;     // user ops, moves, then the commit
+	uint64_t base = 0;          // location of ops[0]
+	std::vector<Operation> ops; // user ops, moves, then the commit
 	// Every key whose location changed: its new location, or nullopt if deleted.
 	std::map<Bytes, std::optional<uint64_t>> diff;
-	uint64_t floor = 0;             // the new inactivity floor (in the commit)
-	uint64_t active_keys = 0;       // live keys after the batch
-	uint64_t user_steps = 0;        // updates and deletes of existing keys
-	uint64_t moves = 0;             // active ops re-appended at the tip
+	uint64_t floor = 0;       // the new inactivity floor (in the commit)
+	uint64_t active_keys = 0; // live keys after the batch
+	uint64_t user_steps = 0;  // updates and deletes of existing keys
+	uint64_t moves = 0;       // active ops re-appended at the tip
 };
 
 Batch merkleize_batch(WriterState &state, const Mutations &mutations, const std::optional<Bytes> &metadata);

@@ -65,6 +65,8 @@ pg_call(F &&f) -> decltype(f()) {
 	static Datum name##_cpp(FunctionCallInfo fcinfo);                                                                  \
 	extern "C" {                                                                                                       \
 	PG_FUNCTION_INFO_V1(name);                                                                                         \
-	Datum name(PG_FUNCTION_ARGS) { return qmdb::pg::invoke(name##_cpp, fcinfo); }                                      \
+	Datum name(PG_FUNCTION_ARGS) {                                                                                     \
+		return qmdb::pg::invoke(name##_cpp, fcinfo);                                                                   \
+	}                                                                                                                  \
 	}                                                                                                                  \
 	static Datum name##_cpp(FunctionCallInfo fcinfo)

@@ -8,6 +8,5 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 void
-_PG_init(void) {
-}
+_PG_init(void) {}
 }

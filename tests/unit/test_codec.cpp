@@ -21,8 +21,8 @@ TEST(Varint, KnownEncodings) {
 }
 
 TEST(Varint, RoundTripsAndSizes) {
-	const uint64_t cases[] = {0,          1,          127,        128,          129,        0xff,
-	                          0x3fff,     0x4000,     0x1fffff,   0xffffffff,   1ull << 62, (1ull << 63) - 1,
+	const uint64_t cases[] = {0,          1,          127,        128,         129,        0xff,
+	                          0x3fff,     0x4000,     0x1fffff,   0xffffffff,  1ull << 62, (1ull << 63) - 1,
 	                          1ull << 63, UINT64_MAX, 0x7f7f7f7f, 0x123456789a};
 	for (uint64_t v : cases) {
 		Bytes b = varint_bytes(v);

@@ -179,8 +179,8 @@ TEST(Proof, ExtractedDigestsMatchTheTree) {
 
 TEST(Proof, PinnedNodesAcrossSizes) {
 	// Upstream mmr_verify_proof_and_pinned_nodes_across_sizes: ForwardFold, k = 0.
-	const std::pair<uint64_t, uint64_t> cases[] = {{5, 4},     {10, 3},    {20, 5},     {50, 10},
-	                                               {100, 10},  {100, 30},  {200, 50},   {500, 100},
+	const std::pair<uint64_t, uint64_t> cases[] = {{5, 4},      {10, 3},     {20, 5},    {50, 10},
+	                                               {100, 10},   {100, 30},   {200, 50},  {500, 100},
 	                                               {1000, 100}, {1000, 300}, {2000, 500}};
 	for (Bagging bagging : {Bagging::ForwardFold, Bagging::BackwardFold}) {
 		Hasher h(bagging);

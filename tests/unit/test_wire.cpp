@@ -71,9 +71,10 @@ TEST(Request, CodecBytes) {
 
 TEST(Request, RejectsMalformed) {
 	EXPECT_EQ(kind_of([] { decode_request(from_hex("02ac0205")); }), DecodeErrorKind::InvalidEnum);
-	EXPECT_EQ(kind_of([] { decode_request(from_hex("010505")); }), DecodeErrorKind::Invalid);   // start == size
-	EXPECT_EQ(kind_of([] { decode_request(from_hex("010506")); }), DecodeErrorKind::Invalid);   // start > size
-	EXPECT_EQ(kind_of([] { decode_request(from_hex("000a000000000000000000")); }), DecodeErrorKind::Invalid); // max_ops 0
+	EXPECT_EQ(kind_of([] { decode_request(from_hex("010505")); }), DecodeErrorKind::Invalid); // start == size
+	EXPECT_EQ(kind_of([] { decode_request(from_hex("010506")); }), DecodeErrorKind::Invalid); // start > size
+	EXPECT_EQ(kind_of([] { decode_request(from_hex("000a000000000000000000")); }),
+	          DecodeErrorKind::Invalid); // max_ops 0
 	EXPECT_EQ(kind_of([] { decode_request(from_hex("000a0000000000000001")); }), DecodeErrorKind::EndOfBuffer);
 	EXPECT_EQ(kind_of([] { decode_request(from_hex("01ac020500")); }), DecodeErrorKind::ExtraData);
 	EXPECT_EQ(kind_of([] { decode_request(from_hex("")); }), DecodeErrorKind::EndOfBuffer);
@@ -104,7 +105,8 @@ TEST(Operation, FixedEncodingsArePadded) {
 	EXPECT_EQ(f.fixed_total(), 65u);
 	Bytes k = test::bytes_of(test::to_digest(0));
 	EXPECT_EQ(to_hex(encode_op(f, Operation::remove(k))), "d1" + to_hex(k) + std::string(64, '0'));
-	EXPECT_EQ(to_hex(encode_op(f, Operation::commit(k, 2))), "d301" + to_hex(k) + "0000000000000002" + std::string(46, '0'));
+	EXPECT_EQ(to_hex(encode_op(f, Operation::commit(k, 2))),
+	          "d301" + to_hex(k) + "0000000000000002" + std::string(46, '0'));
 	for (const Operation &op :
 	     {Operation::remove(k), Operation::update(k, k), Operation::commit(k, 77), Operation::commit(std::nullopt, 9)})
 		EXPECT_EQ(decode_op(f, encode_op(f, op)), op);
@@ -178,8 +180,8 @@ TEST(Response, RoundTripFromADatabase) {
 	Response bback = decode_response(bwire, 1, f);
 	EXPECT_EQ(bback.kind, RequestKind::Boundary);
 	EXPECT_EQ(bback.pinned_nodes, bnd.pinned_nodes);
-	EXPECT_TRUE(verify_proof_and_pinned_nodes(db.hasher(), bback.proof, {bback.operations[0]}, 12,
-	                                          bback.pinned_nodes, db.root()));
+	EXPECT_TRUE(verify_proof_and_pinned_nodes(db.hasher(), bback.proof, {bback.operations[0]}, 12, bback.pinned_nodes,
+	                                          db.root()));
 	Bytes badtag = bwire;
 	badtag[0] = 2;
 	EXPECT_EQ(kind_of([&] { decode_response(badtag, 1, f); }), DecodeErrorKind::InvalidEnum);

@@ -67,9 +67,9 @@ TEST_P(Section9, FirstBatchCreatesTwoKeys) {
 	std::string k0v0 = "d2" + to_hex(key(0)) + to_hex(val(0, 1));
 	std::string k1v1 = "d2" + to_hex(key(1)) + to_hex(val(1, 1));
 	std::string commit0 = var ? "d30000" : "d3" + std::string(66, '0') + "0000000000000000" + std::string(46, '0');
-	std::string commit2 =
-	    var ? "d30002"
-	        : "d300000000000000000000000000000000000000000000000000000000000000000000000000000000020000000000000000000000000000000000000000000000";
+	std::string commit2 = var ? "d30002"
+	                          : "d3000000000000000000000000000000000000000000000000000000000000000000000000000000000200"
+	                            "00000000000000000000000000000000000000000000";
 	EXPECT_EQ(to_hex(db.op_bytes(0)), commit0);
 	EXPECT_EQ(to_hex(db.op_bytes(1)), k0v0);
 	EXPECT_EQ(to_hex(db.op_bytes(2)), k1v1);
@@ -109,17 +109,41 @@ TEST_P(Section9, EdgeCasesInSequence) {
 		const char *var_root, *fixed_root;
 	};
 	const Step steps[] = {
-	    {{{key(0), val(0, 2)}}, 6, 9, 0, 2, "83ff7a30cdc0fea909d861782ca086d99f7b808aea22067ea674e490e963020d",
+	    {{{key(0), val(0, 2)}},
+	     6,
+	     9,
+	     0,
+	     2,
+	     "83ff7a30cdc0fea909d861782ca086d99f7b808aea22067ea674e490e963020d",
 	     "64ded7d11d8cc2bbcc0acacb3211bc2fbf7f780a131a3bb6b96e3a1e9b875698"},
-	    {{{key(1), std::nullopt}, {key(99), std::nullopt}}, 10, 12, 1, 1,
+	    {{{key(1), std::nullopt}, {key(99), std::nullopt}},
+	     10,
+	     12,
+	     1,
+	     1,
 	     "e5b21ecde4910b100aceb1621c8817d226ef8adfb8bb289265a330d5af3f7fc9",
 	     "ff26f362e96a33bdf02da07f6bdb68d7bec193c0932fe6ff618d8d3080eaec6e"},
-	    {{}, 11, 14, 1, 1, "d5c1de05bce5e3844c66199d080ca3da2397e83fd4a1764f1fe13fb61bd8c312",
+	    {{},
+	     11,
+	     14,
+	     1,
+	     1,
+	     "d5c1de05bce5e3844c66199d080ca3da2397e83fd4a1764f1fe13fb61bd8c312",
 	     "ec4fd100c6c21fb1f4f04284109ae93a6a08c67ad9aeeee1faa449c4249dc5f4"},
-	    {{{key(0), std::nullopt}}, 15, 16, 0, 0, "a94afe158c390f4ce348733e7692ed0ea2b32304a032cf077bf98535e6c7c23b",
+	    {{{key(0), std::nullopt}},
+	     15,
+	     16,
+	     0,
+	     0,
+	     "a94afe158c390f4ce348733e7692ed0ea2b32304a032cf077bf98535e6c7c23b",
 	     "0f4dd6fdac2c40def42ca7d89a92182acf6d55d1c68d200497da6c2a8b066ba3"},
 	    // Two writes to k1 in one batch: the last wins (std::map keeps one).
-	    {{{key(1), val(1, 8)}}, 17, 19, 1, 1, "23d8862badfe128712e6f975a9b09fa8159816a4ee7b3e1778607517d15c215a",
+	    {{{key(1), val(1, 8)}},
+	     17,
+	     19,
+	     1,
+	     1,
+	     "23d8862badfe128712e6f975a9b09fa8159816a4ee7b3e1778607517d15c215a",
 	     "b18f7513777ac99d22346d49fb962e5d46d1aa0476dca2a27f9895818f416e29"},
 	};
 	for (size_t i = 0; i < std::size(steps); i++) {
@@ -205,7 +229,8 @@ TEST(Writer, ReplayMatchesWriterOnRandomWorkloads) {
 			}
 			db.apply_batch(m, rng() % 5 == 0 ? std::optional<Bytes>(val(batch, 0)) : std::nullopt);
 			uint64_t floor = 0;
-			auto replayed = replay_snapshot(db.size(), [&](uint64_t loc) { return db.op(loc); }, &floor);
+			auto replayed = replay_snapshot(
+			    db.size(), [&](uint64_t loc) { return db.op(loc); }, &floor);
 			ASSERT_EQ(floor, db.floor());
 			ASSERT_EQ(replayed, db.snapshot()) << "seed " << seed << " batch " << batch;
 			for (const auto &e : db.snapshot())
@@ -220,7 +245,8 @@ TEST(Writer, VariableLengthKeysAndValues) {
 	MemoryDb db(f);
 	Bytes k = {'k', 'e', 'y'}, v = {'v'};
 	db.apply_batch({{k, v}, {Bytes{'z'}, Bytes{}}});
-	EXPECT_EQ(to_hex(db.op_bytes(1)), "d2036b6579" "0176");
+	EXPECT_EQ(to_hex(db.op_bytes(1)), "d2036b6579"
+	                                  "0176");
 	EXPECT_EQ(to_hex(db.op_bytes(2)), "d2017a00");
 	EXPECT_EQ(db.get(k), v);
 	EXPECT_EQ(db.get(Bytes{'z'}), Bytes{});

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark side by side, with ratios against the
+# baseline of the same run. Absolute numbers on shared machines are noise;
+# the ratios are the result. A machine-readable summary goes to build/bench.csv.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+summary=build/bench.csv
+echo "benchmark,ours_per_s,baseline_per_s,ratio" >"$summary"
+
+# Hashing: our EVP wrapper (digest fetched once, context reused) vs the
+# implicit-fetch style (EVP_Digest + EVP_sha256() per call).
+echo "==> hashing (SHA-256, MMR pre-images)"
+csv=$(build/hash_bench --benchmark_min_time=0.5 --benchmark_format=csv 2>/dev/null)
+col=$(echo "$csv" | head -1 | tr ',' '\n' | grep -n items_per_second | cut -d: -f1)
+rate() { echo "$csv" | awk -F, -v n="\"$1\"" -v c="$col" '$1 == n { printf "%.0f", $c }'; }
+leaf=$(rate BM_Leaf)
+node=$(rate BM_Node)
+slow=$(rate BM_NodeImplicitFetch)
+printf '%-34s %14s %14s %8s\n' benchmark "ours/s" "baseline/s" ratio
+row() {
+	local ratio
+	ratio=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.2f", a / b }')
+	printf '%-34s %14s %14s %8s\n' "$1" "$2" "$3" "${ratio}x"
+	echo "$1,$2,$3,$ratio" >>"$summary"
+}
+row "leaf digest vs implicit fetch" "$leaf" "$slow"
+row "node digest vs implicit fetch" "$node" "$slow"
+echo "summary: $summary"
