@@ -14,7 +14,7 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_qmdb.control
 MODULE_big = pg_qmdb
 DATA       = $(wildcard extension/*.sql)
 
-CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
+CORE_SRCS := $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))
 PG_SRCS   := $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 CORE_OBJS := $(CORE_SRCS:.cpp=.o)
 OBJS       = $(CORE_OBJS) $(PG_SRCS:.cpp=.o)
@@ -26,18 +26,21 @@ UNIT_BIN   = build/unit_tests
 INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 # -isystem: warnings inside PostgreSQL's headers are not ours to fix.
 PG_CPPFLAGS = -Isrc -isystem $(INCLUDEDIR_SERVER) -DPG_QMDB_VERSION='"$(EXTVERSION)"'
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register
+# -MMD -MP: header dependencies, so editing a header rebuilds its users.
+PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register -MMD -MP
 SHLIB_LINK  = -lcrypto -lstdc++
 
 # The LLVM bitcode PGXS would build for JIT needs clang and buys us nothing.
 override with_llvm = no
 
-EXTRA_CLEAN = build $(UNIT_OBJS) bench/*.o results regression.diffs regression.out tmp_check
+EXTRA_CLEAN = build $(UNIT_OBJS) bench/*.o $(shell find src tests bench -name '*.d') results regression.diffs regression.out tmp_check
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
+
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
 
 .PHONY: deps build unit unit-build check-core test demo bench format
 

@@ -20,6 +20,8 @@ public:
 	~Sha256();
 	Sha256(const Sha256 &) = delete;
 	Sha256 &operator=(const Sha256 &) = delete;
+	Sha256(Sha256 &&other) noexcept : ctx_(other.ctx_) { other.ctx_ = nullptr; }
+	Sha256 &operator=(Sha256 &&other) noexcept;
 
 	// Hash the concatenation of `parts` (no separators), as Hasher::hash does upstream.
 	Digest hash(std::initializer_list<ByteView> parts);

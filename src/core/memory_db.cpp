@@ -6,7 +6,7 @@
 
 namespace qmdb {
 
-MemoryDb::MemoryDb(const OpFormat &format) : format_(format), mmr_(nodes_) {
+MemoryDb::MemoryDb(const OpFormat &format) : format_(format) {
 	format_.validate();
 	append(Operation::commit(std::nullopt, 0));
 }
@@ -14,7 +14,7 @@ MemoryDb::MemoryDb(const OpFormat &format) : format_(format), mmr_(nodes_) {
 void
 MemoryDb::append(const Operation &op) {
 	log_.push_back(encode_op(format_, op));
-	mmr_.append(hasher_, log_.back());
+	mmr_.append(hasher_, nodes_, log_.back());
 }
 
 CommitResult
@@ -37,6 +37,38 @@ MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &me
 	}
 	floor_ = batch.floor;
 	return {root(), size(), floor_};
+}
+
+MemoryDb
+MemoryDb::from_sync_result(const OpFormat &format, uint64_t start, const std::vector<Bytes> &ops,
+                           const std::vector<Digest> &pins) {
+	MemoryDb db(format, SyncTag{});
+	std::vector<uint64_t> positions = nodes_to_pin(start);
+	if (positions.size() != pins.size())
+		throw Error(ErrorCode::InvalidArgument, "wrong number of pinned nodes");
+	std::map<uint64_t, Digest> pinned;
+	for (size_t i = 0; i < pins.size(); i++)
+		pinned[positions[i]] = pins[i];
+	db.nodes_.reset(location_to_position(start), pinned);
+	db.mmr_ = Mmr(start, pins);
+	db.pruned_ = start;
+	for (const Bytes &op : ops) {
+		decode_op(format, op); // only well-formed operations enter
+		db.log_.push_back(op);
+		db.mmr_.append(db.hasher_, db.nodes_, op);
+	}
+	uint64_t floor = 0;
+	db.snapshot_ = replay_snapshot(db.size(), [&](uint64_t loc) { return db.op(loc); }, &floor);
+	db.floor_ = floor;
+	return db;
+}
+
+std::vector<Bytes>
+MemoryDb::read_ops(uint64_t start, uint64_t end) {
+	std::vector<Bytes> out;
+	for (uint64_t loc = start; loc < end; loc++)
+		out.push_back(op_bytes(loc));
+	return out;
 }
 
 Digest

@@ -5,6 +5,7 @@
 
 #include "merkle.h"
 #include "operation.h"
+#include "serve.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -16,7 +17,7 @@ struct CommitResult {
 	uint64_t floor; // floor declared by the commit
 };
 
-class MemoryDb : public WriterState {
+class MemoryDb : public WriterState, public ServeSource {
 public:
 	// A new database holds one operation: CommitFloor(None, 0).
 	explicit MemoryDb(const OpFormat &format);
@@ -32,18 +33,27 @@ public:
 
 	const Bytes &op_bytes(uint64_t loc) const;
 	Operation op(uint64_t loc) const { return decode_op(format_, op_bytes(loc)); }
-	uint64_t pruning_boundary() const { return pruned_; }
+	uint64_t pruning_boundary() const override { return pruned_; }
 	// Drop operations below `loc` (never beyond the floor); the root is unchanged.
 	void prune(uint64_t loc);
 
 	// The floor committed by the operation at `size - 1` (which must be a commit).
-	uint64_t floor_at(uint64_t size) const;
+	uint64_t floor_at(uint64_t size) const override;
 	// Proof of [start, min(start+max_ops, size)) against the historical tree of `size` leaves.
 	Proof historical_proof(uint64_t size, uint64_t start, uint64_t max_ops);
 	Digest historical_root(uint64_t size);
 	std::vector<Digest> pinned_nodes_at(uint64_t loc);
-	MemoryNodeStore &nodes() { return nodes_; }
+	MemoryNodeStore &nodes() override { return nodes_; }
 	Hasher &hasher() { return hasher_; }
+
+	// Build a database from a synced journal: `ops` are the operations at
+	// [start, start + ops.size()) and `pins` the digests at nodes_to_pin(start).
+	static MemoryDb from_sync_result(const OpFormat &format, uint64_t start, const std::vector<Bytes> &ops,
+	                                 const std::vector<Digest> &pins);
+
+	// ServeSource
+	std::vector<Bytes> read_ops(uint64_t start, uint64_t end) override;
+	Response serve(const Request &request) { return serve_request(hasher_, *this, request); }
 
 	// WriterState
 	uint64_t size() const override { return mmr_.leaves(); }
@@ -53,6 +63,8 @@ public:
 	Operation read(uint64_t loc) override { return op(loc); }
 
 private:
+	struct SyncTag {};
+	MemoryDb(const OpFormat &format, SyncTag) : format_(format) {}
 	void append(const Operation &op);
 
 	OpFormat format_;

@@ -44,27 +44,32 @@ root_with_folded_peaks(Hasher &hasher, uint64_t leaves, uint64_t to_fold, uint64
 	return hasher.root_from_folded(leaves, committed, folded);
 }
 
-Mmr::Mmr(NodeStore &store, uint64_t leaves) : store_(store), leaves_(leaves) {
+Mmr::Mmr(NodeStore &store, uint64_t leaves) : leaves_(leaves) {
 	for (const Peak &p : peaks(location_to_position(leaves))) {
-		auto d = store_.get(p.pos);
+		auto d = store.get(p.pos);
 		if (!d)
 			throw Error(ErrorCode::Pruned, "peak at position " + std::to_string(p.pos) + " is not stored");
 		peaks_.push_back(*d);
 	}
 }
 
-uint64_t
-Mmr::append(Hasher &hasher, ByteView element) {
-	return append_leaf_digest(hasher, hasher.leaf(size(), element));
+Mmr::Mmr(uint64_t leaves, std::vector<Digest> peak_digests) : leaves_(leaves), peaks_(std::move(peak_digests)) {
+	if (peaks_.size() != peaks(location_to_position(leaves)).size())
+		throw Error(ErrorCode::InvalidArgument, "wrong number of peaks for " + std::to_string(leaves) + " leaves");
 }
 
 uint64_t
-Mmr::append_leaf_digest(Hasher &hasher, const Digest &leaf) {
+Mmr::append(Hasher &hasher, NodeStore &store, ByteView element) {
+	return append_leaf_digest(hasher, store, hasher.leaf(size(), element));
+}
+
+uint64_t
+Mmr::append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf) {
 	uint64_t loc = leaves_;
 	if (loc >= MAX_LEAVES)
 		throw Error(ErrorCode::OutOfRange, "MMR is full");
 	uint64_t pos = size();
-	store_.put(pos, leaf);
+	store.put(pos, leaf);
 	peaks_.push_back(leaf);
 	// Each trailing one bit of `loc` closes a perfect subtree: merge the two
 	// newest peaks into their parent.
@@ -74,7 +79,7 @@ Mmr::append_leaf_digest(Hasher &hasher, const Digest &leaf) {
 		peaks_.pop_back();
 		Digest parent = hasher.node(pos, peaks_.back(), right);
 		peaks_.back() = parent;
-		store_.put(pos, parent);
+		store.put(pos, parent);
 	}
 	leaves_ = loc + 1;
 	return loc;

@@ -25,27 +25,31 @@ root_from_peaks(Hasher &hasher, uint64_t leaves, uint64_t k, const std::vector<D
 	return root_with_folded_peaks(hasher, leaves, k, k, peak_digests);
 }
 
+// The frontier of an MMR: its leaf count and peak digests. A plain value;
+// the nodes it creates go to the NodeStore passed to append.
 class Mmr {
 public:
 	// An empty tree.
-	explicit Mmr(NodeStore &store) : store_(store) {}
-	// A tree of `leaves` leaves whose peaks are read from the store
+	Mmr() = default;
+	// A tree of `leaves` leaves whose peaks are read from `store`
 	// (throws Error(Pruned) if a peak is missing).
 	Mmr(NodeStore &store, uint64_t leaves);
+	// A tree of `leaves` leaves with these peaks (e.g. the pins of a sync
+	// boundary, which are exactly the peaks of the tree at that location).
+	Mmr(uint64_t leaves, std::vector<Digest> peaks);
 
 	uint64_t leaves() const { return leaves_; }
 	uint64_t size() const { return location_to_position(leaves_); }
 	const std::vector<Digest> &peak_digests() const { return peaks_; }
 
 	// Append one element (its leaf digest is computed here); returns its location.
-	uint64_t append(Hasher &hasher, ByteView element);
+	uint64_t append(Hasher &hasher, NodeStore &store, ByteView element);
 	// Append a leaf whose digest is already known (e.g. authenticated by a proof).
-	uint64_t append_leaf_digest(Hasher &hasher, const Digest &leaf);
+	uint64_t append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf);
 
 	Digest root(Hasher &hasher, uint64_t inactive_peaks) const;
 
 private:
-	NodeStore &store_;
 	uint64_t leaves_ = 0;
 	std::vector<Digest> peaks_;
 };

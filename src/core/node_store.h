@@ -16,6 +16,9 @@ public:
 	// The digest at `pos`, or nullopt when it is not stored (pruned, or beyond the tree).
 	virtual std::optional<Digest> get(uint64_t pos) = 0;
 	virtual void put(uint64_t pos, const Digest &digest) = 0;
+	// Forget every node and start empty at `pos`, keeping only `pins` (the
+	// digests at nodes_to_pin of a sync boundary).
+	virtual void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) = 0;
 };
 
 // Nodes in a vector from `pruned_to` on, plus the pins that survive pruning.
@@ -27,8 +30,7 @@ public:
 	uint64_t size() const { return start_ + nodes_.size(); }
 	// Drop every node below `pos`, keeping the digests at `pins`.
 	void prune(uint64_t pos, const std::vector<uint64_t> &pins);
-	// Start empty at `pos` with these pins (a fresh sync boundary).
-	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins);
+	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
 
 private:
 	uint64_t start_ = 0;

@@ -12,12 +12,12 @@ namespace {
 struct RawTree {
 	Hasher &h;
 	MemoryNodeStore store;
-	Mmr mmr{store};
+	Mmr mmr;
 	std::vector<Bytes> elements;
 	RawTree(Hasher &hasher, uint64_t n) : h(hasher) {
 		for (uint64_t i = 0; i < n; i++) {
 			elements.push_back(be8_bytes(i));
-			mmr.append(h, elements.back());
+			mmr.append(h, store, elements.back());
 		}
 	}
 	std::vector<ByteView> range(uint64_t start, uint64_t end) const {

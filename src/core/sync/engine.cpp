@@ -1,0 +1,445 @@
+#include "engine.h"
+
+#include "../mmr.h"
+#include "../proof.h"
+
+#include <algorithm>
+
+#include "../core_only.h" // last: fails if anything above pulled in PostgreSQL
+
+namespace qmdb::sync {
+
+const char *
+engine_error_name(EngineErrorKind kind) {
+	switch (kind) {
+	case EngineErrorKind::RootMismatch:
+		return "root mismatch";
+	case EngineErrorKind::InvalidResponse:
+		return "invalid response";
+	case EngineErrorKind::InvalidTarget:
+		return "invalid target";
+	case EngineErrorKind::InvalidState:
+		return "invalid state";
+	case EngineErrorKind::SyncTargetRootUnchanged:
+		return "target root unchanged";
+	case EngineErrorKind::SyncStalled:
+		return "sync stalled";
+	case EngineErrorKind::FinishChannelClosed:
+		return "finish channel closed";
+	case EngineErrorKind::Source:
+		return "source failed";
+	case EngineErrorKind::Database:
+		return "database error";
+	}
+	return "engine error";
+}
+
+static std::string
+range_text(const Target &t) {
+	return "[" + std::to_string(t.start) + ", " + std::to_string(t.end) + ")";
+}
+
+Engine::Engine(const EngineConfig &config, Journal &journal, NodeStore &nodes, const Target &target,
+               LocalPins local_pins)
+    : config_(config), journal_(journal), nodes_(nodes), target_(target) {
+	if (!location_is_valid(target.end) || target.start >= target.end)
+		throw EngineError(EngineErrorKind::InvalidTarget, "target range " + range_text(target) + " is invalid");
+	if (config_.fetch_batch_size == 0 || config_.max_outstanding_requests == 0)
+		throw Error(ErrorCode::InvalidArgument, "fetch_batch_size and max_outstanding_requests must be positive");
+	// Only a complete journal may reuse local pins; a partial one always asks
+	// the boundary (its data is trusted only through the final root check).
+	if (journal_.size() == target_.end && target_.start > 0 && local_pins)
+		pinned_ = local_pins(target_, journal_);
+	init_mmr();
+	schedule_requests();
+}
+
+std::vector<Engine::Outgoing>
+Engine::take_requests() {
+	std::vector<Outgoing> out;
+	for (const Outgoing &o : issued_) {
+		auto it = handed_out_.find(o.id);
+		if (it != handed_out_.end() && !it->second) {
+			it->second = true;
+			out.push_back(o);
+		}
+	}
+	issued_.clear();
+	return out;
+}
+
+std::vector<uint64_t>
+Engine::take_cancelled() {
+	std::vector<uint64_t> out;
+	for (uint64_t id : outstanding_.take_cancelled()) {
+		auto it = handed_out_.find(id);
+		if (it == handed_out_.end())
+			continue;
+		if (it->second)
+			out.push_back(id);
+		handed_out_.erase(it);
+	}
+	return out;
+}
+
+std::vector<Target>
+Engine::take_reached() {
+	std::vector<Target> out;
+	out.swap(reached_);
+	return out;
+}
+
+uint64_t
+Engine::spawn(const Request &request) {
+	uint64_t id = outstanding_.insert(request);
+	issued_.push_back({id, request});
+	handed_out_[id] = false;
+	return id;
+}
+
+uint64_t
+Engine::fetch_cap() const {
+	if (config_.max_fetched_ops)
+		return config_.max_fetched_ops;
+	return 4 * config_.fetch_batch_size * config_.max_outstanding_requests;
+}
+
+void
+Engine::schedule_requests() {
+	if (complete_)
+		return;
+	if (!pins_ready() && !outstanding_.has_start(target_.start))
+		spawn(Request::boundary(target_.end, target_.start));
+	uint64_t tip = journal_.size();
+	while (outstanding_.size() < config_.max_outstanding_requests) {
+		std::vector<std::pair<uint64_t, uint64_t>> counts;
+		for (const auto &f : fetched_)
+			counts.emplace_back(f.first, f.second.ops.size());
+		auto gap = find_next({tip, target_.end}, counts, outstanding_.ranges());
+		if (!gap)
+			break;
+		// Bounded memory: beyond the tip, wait while enough is fetched or in flight.
+		if (gap->start != tip && fetched_ops_ + outstanding_.outstanding_ops() >= fetch_cap())
+			break;
+		uint64_t n = std::min(config_.fetch_batch_size, gap->end - gap->start);
+		spawn(Request::operations(target_.end, gap->start, n));
+	}
+}
+
+std::optional<Digest>
+Engine::verification_root(uint64_t size) const {
+	if (size == target_.end)
+		return target_.root;
+	auto it = retained_roots_.find(size);
+	if (it == retained_roots_.end())
+		return std::nullopt;
+	return it->second;
+}
+
+Verdict
+Engine::reject(bool feedback, const char *why) {
+	if (!feedback)
+		throw EngineError(EngineErrorKind::InvalidResponse, why);
+	counters_.responses_rejected++;
+	schedule_requests();
+	return Verdict::Rejected;
+}
+
+Verdict
+Engine::deliver(uint64_t id, const Response &resp, bool feedback) {
+	handed_out_.erase(id);
+	auto req = outstanding_.remove(id);
+	if (!req || complete_) {
+		counters_.responses_stale++;
+		return Verdict::Stale;
+	}
+	if (resp.proof.leaves != req->size)
+		return reject(feedback, "proof is not against the requested size");
+	if (req->kind != resp.kind)
+		return reject(feedback, "response shape does not match the request");
+
+	std::vector<ByteView> elements(resp.operations.begin(), resp.operations.end());
+	Fetched batch;
+	if (req->kind == RequestKind::Operations) {
+		if (resp.operations.empty() || resp.operations.size() > req->max_ops)
+			return reject(feedback, "wrong number of operations");
+		auto root = verification_root(req->size);
+		if (!root) { // its root was evicted: the gap is fetched again
+			counters_.responses_stale++;
+			schedule_requests();
+			return Verdict::Stale;
+		}
+		PositionedDigests collected;
+		if (!verify_range_inclusion_and_extract_digests(hasher_, resp.proof, elements, req->start, *root, collected))
+			return reject(feedback, "range proof does not verify");
+		// Keep the leaf digests the proof authenticated (DFS order is ascending).
+		uint64_t want = location_to_position(req->start);
+		for (const auto &pd : collected) {
+			if (pd.first != want)
+				continue;
+			batch.leaves.push_back(pd.second);
+			if (batch.leaves.size() == elements.size())
+				break;
+			want = location_to_position(req->start + batch.leaves.size());
+		}
+		if (batch.leaves.size() != elements.size())
+			throw EngineError(EngineErrorKind::InvalidState, "proof did not authenticate every leaf");
+	} else {
+		if (resp.operations.size() != 1)
+			return reject(feedback, "a boundary response carries one operation");
+		bool need_pins = req->size == target_.end && !pinned_ && req->start == target_.start;
+		bool ok;
+		if (need_pins) {
+			ok = verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, resp.pinned_nodes,
+			                                   target_.root);
+		} else {
+			auto root = verification_root(req->size);
+			if (!root) {
+				counters_.responses_stale++;
+				schedule_requests();
+				return Verdict::Stale;
+			}
+			ok = verify_range_inclusion(hasher_, resp.proof, elements, req->start, *root);
+		}
+		if (!ok)
+			return reject(feedback, "boundary proof or pinned nodes do not verify");
+		if (need_pins) {
+			pinned_ = resp.pinned_nodes;
+			init_mmr();
+		}
+		batch.leaves.push_back(hasher_.leaf(location_to_position(req->start), elements[0]));
+	}
+	counters_.responses_accepted++;
+	batch.ops = resp.operations;
+	uint64_t n = batch.ops.size();
+	auto existing = fetched_.find(req->start);
+	if (existing != fetched_.end())
+		fetched_ops_ -= existing->second.ops.size();
+	fetched_[req->start] = std::move(batch);
+	fetched_ops_ += n;
+	apply_operations();
+	schedule_requests();
+	return Verdict::Accepted;
+}
+
+void
+Engine::retry(uint64_t id) {
+	handed_out_.erase(id);
+	if (outstanding_.remove(id))
+		schedule_requests();
+}
+
+void
+Engine::source_error(uint64_t id, const std::string &message) {
+	handed_out_.erase(id);
+	if (outstanding_.remove(id))
+		throw EngineError(EngineErrorKind::Source, message);
+}
+
+void
+Engine::apply_operations() {
+	uint64_t next = journal_.size();
+	// Batches wholly below the tip are no longer needed.
+	for (auto it = fetched_.begin(); it != fetched_.end();) {
+		if (it->first + it->second.ops.size() <= next) {
+			fetched_ops_ -= it->second.ops.size();
+			it = fetched_.erase(it);
+		} else {
+			++it;
+		}
+	}
+	while (true) {
+		// The batch containing `next`, if any (batches may overlap; trim).
+		auto it = fetched_.upper_bound(next);
+		if (it == fetched_.begin())
+			break;
+		--it;
+		if (it->first + it->second.ops.size() <= next)
+			break;
+		Fetched batch = std::move(it->second);
+		fetched_ops_ -= batch.ops.size();
+		uint64_t skip = next - it->first;
+		fetched_.erase(it);
+		std::vector<Bytes> ops(batch.ops.begin() + static_cast<std::ptrdiff_t>(skip), batch.ops.end());
+		journal_.append(ops);
+		for (size_t i = skip; i < batch.leaves.size(); i++)
+			leaf_cache_[next + (i - skip)] = batch.leaves[i];
+		next += ops.size();
+		counters_.ops_applied += ops.size();
+	}
+	if (journal_.size() > target_.end)
+		throw EngineError(EngineErrorKind::InvalidState, "journal size exceeds the target end");
+	catch_up_mmr();
+}
+
+void
+Engine::init_mmr() {
+	if (mmr_ || !pins_ready())
+		return;
+	std::map<uint64_t, Digest> pins;
+	std::vector<Digest> peaks;
+	if (target_.start > 0) {
+		std::vector<uint64_t> positions = nodes_to_pin(target_.start);
+		for (size_t i = 0; i < positions.size(); i++)
+			pins[positions[i]] = (*pinned_)[i];
+		peaks = *pinned_;
+	}
+	nodes_.reset(location_to_position(target_.start), pins);
+	mmr_ = Mmr(target_.start, peaks);
+	catch_up_mmr();
+}
+
+// Bring the MMR up to the journal: leaves authenticated by proofs are taken
+// as they are; operations reused from an earlier run are hashed here.
+void
+Engine::catch_up_mmr() {
+	if (!mmr_)
+		return;
+	while (mmr_->leaves() < journal_.size()) {
+		uint64_t loc = mmr_->leaves();
+		auto it = leaf_cache_.find(loc);
+		Digest leaf;
+		if (it != leaf_cache_.end()) {
+			leaf = it->second;
+			leaf_cache_.erase(it);
+		} else {
+			leaf = hasher_.leaf(location_to_position(loc), journal_.read(loc));
+		}
+		mmr_->append_leaf_digest(hasher_, nodes_, leaf);
+	}
+	leaf_cache_.clear();
+}
+
+void
+Engine::handle_update(const Target &next) {
+	if (!advances(next, target_))
+		return; // not an error: only strictly advancing targets are adopted
+	if (next.root == target_.root)
+		throw EngineError(EngineErrorKind::SyncTargetRootUnchanged,
+		                  "an advancing target update to " + range_text(next) + " kept the same root");
+	journal_.resize(next.start);
+	outstanding_.remove_before(next.start + 1);
+	fetched_.clear();
+	fetched_ops_ = 0;
+	pinned_.reset();
+	leaf_cache_.clear();
+	// The MMR of [start, size) stays valid while the start does not move:
+	// pins of a location never change.
+	if (next.start != target_.start)
+		mmr_.reset();
+	if (config_.max_retained_roots > 0) {
+		retained_roots_[target_.end] = target_.root;
+		while (retained_roots_.size() > config_.max_retained_roots)
+			retained_roots_.erase(retained_roots_.begin());
+	}
+	target_ = next;
+	reached_reported_ = false;
+	counters_.target_updates++;
+	schedule_requests();
+}
+
+bool
+Engine::at_target() {
+	if (journal_.size() > target_.end)
+		throw EngineError(EngineErrorKind::InvalidState, "journal size exceeds the target end");
+	return journal_.size() == target_.end && pins_ready();
+}
+
+void
+Engine::report_reached() {
+	if (reached_reported_)
+		return;
+	reached_reported_ = true;
+	reached_.push_back(target_);
+	counters_.targets_reached++;
+}
+
+StepResult
+Engine::step() {
+	if (complete_)
+		return StepResult::Complete;
+	if (finish_queued_) {
+		finish_requested_ = true;
+		finish_queued_ = false;
+	}
+	bool waiting_for_finish = config_.explicit_finish && !finish_requested_;
+	if (waiting_for_finish && !finish_open_)
+		throw EngineError(EngineErrorKind::FinishChannelClosed, "the finish signal can no longer arrive");
+
+	if (at_target()) {
+		if (!finish_requested_) {
+			// Take the first advancing queued update instead of completing.
+			while (!updates_.empty()) {
+				Target next = updates_.front();
+				updates_.pop_front();
+				if (advances(next, target_)) {
+					handle_update(next);
+					return StepResult::Continue;
+				}
+			}
+		}
+		report_reached();
+		if (waiting_for_finish)
+			return StepResult::Idle;
+		finalize();
+		return StepResult::Complete;
+	}
+	if (!updates_.empty()) {
+		Target next = updates_.front();
+		updates_.pop_front();
+		handle_update(next);
+		return StepResult::Continue;
+	}
+	schedule_requests();
+	if (outstanding_.empty() && !updates_open_ && !(config_.explicit_finish && finish_open_ && !finish_requested_))
+		throw EngineError(EngineErrorKind::SyncStalled, "no requests outstanding and no events can arrive");
+	return StepResult::Idle;
+}
+
+void
+Engine::finalize() {
+	journal_.sync();
+	catch_up_mmr();
+	if (!mmr_ || mmr_->leaves() != target_.end)
+		throw EngineError(EngineErrorKind::InvalidState, "the MMR does not cover the target");
+	// The last operation must be a commit; its floor sets k, and the state
+	// is rebuilt by replaying from that floor, so it cannot lie below the range.
+	auto read_last = [&]() -> Operation {
+		try {
+			return decode_op(config_.format, journal_.read(target_.end - 1));
+		} catch (const DecodeError &e) {
+			throw EngineError(EngineErrorKind::Database, std::string("the last operation does not decode: ") + e.what());
+		}
+	};
+	const Operation last = read_last();
+	if (last.kind != OpKind::CommitFloor)
+		throw EngineError(EngineErrorKind::Database, "the last operation of the target range is not a commit");
+	Digest root = mmr_->root(hasher_, inactive_peaks(target_.end, std::min(last.floor, target_.end)));
+	if (root == target_.root) {
+		if (last.floor < target_.start || last.floor >= target_.end)
+			throw EngineError(EngineErrorKind::Database, "the commit floor " + std::to_string(last.floor) +
+			                                                 " is outside the target range " + range_text(target_));
+		final_root_ = root;
+		complete_ = true;
+		return;
+	}
+	EngineError e(EngineErrorKind::RootMismatch, "the synced journal does not produce the target root");
+	e.expected = target_.root;
+	e.actual = root;
+	throw e;
+}
+
+Progress
+Engine::progress() const {
+	Progress p = counters_;
+	p.target = target_;
+	p.journal_size = journal_.size();
+	p.outstanding_requests = outstanding_.size();
+	p.fetched_ops = fetched_ops_;
+	p.pins_ready = pins_ready();
+	p.at_target = journal_.size() == target_.end && pins_ready();
+	p.complete = complete_;
+	return p;
+}
+
+} // namespace qmdb::sync

@@ -1,0 +1,188 @@
+// The sync engine (spec §4): a single-threaded, event-driven state machine
+// that turns a trusted Target and untrusted responses into a verified journal.
+//
+// Trust model: sources are untrusted and every response is verified against
+// the target's root (or a retained root of an earlier target) before any of
+// its operations is kept. The target is the only trusted input; updates form
+// a forward-only sequence and only strictly advancing ones are adopted.
+//
+// The engine does no I/O and never waits. The caller (a test harness or the
+// PostgreSQL worker) takes the requests it emits, sends them to sources, and
+// feeds back responses, failures, target updates and finish signals as events;
+// step() advances the machine until it completes or needs an event.
+#pragma once
+
+#include "../hash.h"
+#include "../merkle.h"
+#include "../operation.h"
+#include "../wire.h"
+#include "journal.h"
+#include "requests.h"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace qmdb::sync {
+
+struct EngineConfig {
+	OpFormat format;                       // how the synced database encodes operations
+	uint64_t max_outstanding_requests = 1; // the boundary request counts toward it
+	uint64_t fetch_batch_size = 50;        // max_ops per Operations request (> 0)
+	uint64_t max_retained_roots = 0;       // superseded (end -> root) pairs kept for in-flight requests
+	bool explicit_finish = false;          // wait for finish() at the target instead of completing
+	// Cap on verified but not yet applied operations (bounded memory). New
+	// requests beyond the journal tip wait while it is reached; 0 picks
+	// 4 * fetch_batch_size * max_outstanding_requests.
+	uint64_t max_fetched_ops = 0;
+};
+
+enum class EngineErrorKind {
+	RootMismatch,            // the rebuilt root differs from the target root
+	InvalidResponse,         // a bad response from a source that takes no feedback
+	InvalidTarget,           // a target beyond MAX_LEAVES or with start >= end
+	InvalidState,            // the journal went past the target end
+	SyncTargetRootUnchanged, // an advancing update with the same root
+	SyncStalled,             // nothing outstanding and no way to get an event
+	FinishChannelClosed,     // explicit finish, but the finish signal can no longer come
+	Source,                  // a source failed in a way it declared final
+	Database,                // the synced journal cannot form a database
+};
+
+const char *engine_error_name(EngineErrorKind kind);
+
+class EngineError : public Error {
+public:
+	EngineError(EngineErrorKind kind, const std::string &message)
+	    : Error(ErrorCode::InvalidProof, std::string(engine_error_name(kind)) + ": " + message), kind_(kind) {}
+	EngineErrorKind kind() const { return kind_; }
+	Digest expected{}, actual{}; // RootMismatch only
+
+private:
+	EngineErrorKind kind_;
+};
+
+// What became of a delivered response.
+enum class Verdict {
+	Accepted, // verified; its operations will be applied
+	Rejected, // failed verification: penalize the source; the range is re-requested
+	Stale,    // the request was superseded, cancelled, or its root evicted: ignore
+};
+
+enum class StepResult {
+	Continue, // call step() again
+	Idle,     // waiting for an event (response, retry, update, finish)
+	Complete, // the journal matches the target root
+};
+
+struct Progress {
+	Target target;
+	uint64_t journal_size = 0;
+	uint64_t outstanding_requests = 0;
+	uint64_t fetched_ops = 0; // verified, not yet applied
+	uint64_t responses_accepted = 0;
+	uint64_t responses_rejected = 0;
+	uint64_t responses_stale = 0;
+	uint64_t target_updates = 0;
+	uint64_t targets_reached = 0;
+	uint64_t ops_applied = 0;
+	bool pins_ready = false;
+	bool at_target = false;
+	bool complete = false;
+};
+
+// Probe for pins of `target.start` already held locally, when the journal
+// already reaches the target end (resume of a finished fetch).
+using LocalPins = std::function<std::optional<std::vector<Digest>>(const Target &, const Journal &)>;
+
+class Engine {
+public:
+	// `journal` must already be opened for [target.start, target.end) (its
+	// reuse rules applied); `nodes` receives the MMR nodes of the synced range.
+	Engine(const EngineConfig &config, Journal &journal, NodeStore &nodes, const Target &target,
+	       LocalPins local_pins = {});
+
+	struct Outgoing {
+		uint64_t id;
+		Request request;
+	};
+	// Requests issued since the last call that are still wanted.
+	std::vector<Outgoing> take_requests();
+	// Ids handed out earlier that are no longer wanted (superseded or cancelled).
+	std::vector<uint64_t> take_cancelled();
+	// Targets reached since the last call, once per target.
+	std::vector<Target> take_reached();
+
+	// A source answered request `id`. Without feedback a bad response is
+	// fatal (InvalidResponse); with it, the verdict says whom to penalize.
+	Verdict deliver(uint64_t id, const Response &response, bool feedback = true);
+	// The source gave up on `id` (timeout, connection lost): fetch the gap again.
+	void retry(uint64_t id);
+	// The source failed for good: the sync fails with EngineErrorKind::Source.
+	void source_error(uint64_t id, const std::string &message);
+	// Queue a target update or the finish signal; step() takes them in order.
+	void update_target(const Target &target) { updates_.push_back(target); }
+	void finish() { finish_queued_ = true; }
+	// The update or finish sender is gone (no more such events will come).
+	void close_updates() { updates_open_ = false; }
+	void close_finish() { finish_open_ = false; }
+
+	// Advance; throws EngineError on failure (the engine is then unusable).
+	StepResult step();
+
+	const Target &target() const { return target_; }
+	const std::optional<std::vector<Digest>> &pinned_nodes() const { return pinned_; }
+	Progress progress() const;
+	bool complete() const { return complete_; }
+	// The verified root, once complete.
+	const Digest &root() const { return final_root_; }
+
+private:
+	struct Fetched {
+		std::vector<Bytes> ops;
+		std::vector<Digest> leaves; // leaf digests authenticated by the proof
+	};
+
+	bool pins_ready() const { return target_.start == 0 || pinned_.has_value(); }
+	bool at_target();
+	std::optional<Digest> verification_root(uint64_t size) const;
+	Verdict reject(bool feedback, const char *why);
+	void handle_update(const Target &next);
+	void schedule_requests();
+	uint64_t spawn(const Request &request);
+	void apply_operations();
+	void init_mmr();
+	void catch_up_mmr();
+	void report_reached();
+	void finalize();
+	uint64_t fetch_cap() const;
+
+	EngineConfig config_;
+	Journal &journal_;
+	NodeStore &nodes_;
+	Hasher hasher_;
+	Target target_;
+	Requests outstanding_;
+	std::map<uint64_t, Fetched> fetched_; // start -> verified ops; vectors non-empty
+	uint64_t fetched_ops_ = 0;
+	std::optional<std::vector<Digest>> pinned_;
+	std::map<uint64_t, Digest> retained_roots_; // end -> root
+	// The MMR of [target.start, journal size), once the pins are known.
+	std::optional<Mmr> mmr_;
+	std::map<uint64_t, Digest> leaf_cache_; // applied before the MMR could take them
+
+	std::vector<Outgoing> issued_;
+	std::map<uint64_t, bool> handed_out_;
+	std::vector<Target> reached_;
+	std::deque<Target> updates_;
+	bool finish_queued_ = false, finish_requested_ = false;
+	bool updates_open_ = true, finish_open_ = true;
+	bool reached_reported_ = false;
+	bool complete_ = false;
+	Digest final_root_{};
+	Progress counters_;
+};
+
+} // namespace qmdb::sync
