@@ -31,3 +31,208 @@ CREATE FUNCTION qmdb.decode_target(target bytea,
 	OUT root bytea, OUT range_start bigint, OUT range_end bigint)
 	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'qmdb_decode_target';
+
+---------------------------------------------------------------------------
+-- Authenticated databases
+---------------------------------------------------------------------------
+
+-- The catalog: one row per database. size = leaves (operations), floor =
+-- the inactivity floor of the last commit, root = the QMDB root at size.
+CREATE TABLE qmdb.databases (
+	id integer PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 63),
+	encoding text NOT NULL CHECK (encoding IN ('variable', 'fixed')),
+	key_size integer CHECK (key_size BETWEEN 1 AND 1024),
+	value_size integer CHECK (value_size BETWEEN 1 AND 1048576),
+	size bigint NOT NULL,
+	floor bigint NOT NULL,
+	pruning_boundary bigint NOT NULL DEFAULT 0,
+	active_keys bigint NOT NULL DEFAULT 0,
+	root bytea NOT NULL CHECK (length(root) = 32),
+	role text NOT NULL DEFAULT 'source' CHECK (role IN ('source', 'syncing', 'replica')),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	CHECK (encoding = 'variable' OR (key_size IS NOT NULL AND value_size IS NOT NULL)),
+	CHECK (pruning_boundary <= floor AND floor < size)
+);
+CREATE SEQUENCE qmdb.databases_id_seq AS integer OWNED BY qmdb.databases.id;
+ALTER TABLE qmdb.databases ALTER COLUMN id SET DEFAULT nextval('qmdb.databases_id_seq');
+
+-- The journal: one row per operation, its commonware encoding as stored
+-- (and hashed into the MMR). Rows below the pruning boundary are deleted.
+CREATE TABLE qmdb.journal (
+	db_id integer NOT NULL,
+	loc bigint NOT NULL,
+	op bytea NOT NULL,
+	PRIMARY KEY (db_id, loc)
+);
+
+-- MMR node digests, 32 consecutive positions per row: position p is at
+-- byte 32 * (p % 32) of row p / 32. Appends rewrite only the last row.
+CREATE TABLE qmdb.nodes (
+	db_id integer NOT NULL,
+	chunk bigint NOT NULL,
+	digests bytea NOT NULL,
+	PRIMARY KEY (db_id, chunk)
+);
+
+-- Digests kept after pruning: the peaks of the tree at the pruning boundary.
+CREATE TABLE qmdb.pins (
+	db_id integer NOT NULL,
+	pos bigint NOT NULL,
+	digest bytea NOT NULL CHECK (length(digest) = 32),
+	PRIMARY KEY (db_id, pos)
+);
+
+-- Live keys: each key's current value and the location of its Update.
+CREATE TABLE qmdb.state (
+	db_id integer NOT NULL,
+	key bytea NOT NULL,
+	loc bigint NOT NULL,
+	value bytea NOT NULL,
+	PRIMARY KEY (db_id, key)
+);
+CREATE INDEX state_by_loc ON qmdb.state (db_id, loc);
+
+-- pg_dump keeps the rows of these tables (they are data, not extension objects).
+SELECT pg_catalog.pg_extension_config_dump('qmdb.databases', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.databases_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.journal', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.nodes', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.pins', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.state', '');
+
+REVOKE ALL ON qmdb.databases, qmdb.journal, qmdb.nodes, qmdb.pins, qmdb.state FROM PUBLIC;
+-- The catalog is harmless to read (names, sizes, roots).
+GRANT SELECT ON qmdb.databases TO PUBLIC;
+
+-- Functions below run as the extension owner (SECURITY DEFINER, pinned
+-- search_path) and are reached only through EXECUTE grants.
+
+CREATE FUNCTION qmdb.create_database(name text, encoding text DEFAULT 'variable',
+	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL)
+	RETURNS TABLE (root bytea, size bigint, floor bigint)
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_create_database';
+
+CREATE FUNCTION qmdb.drop_database(name text) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_drop_database';
+
+CREATE FUNCTION qmdb.write(db text, key bytea, value bytea) RETURNS void
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_write';
+
+CREATE FUNCTION qmdb.commit(db text, metadata bytea DEFAULT NULL)
+	RETURNS TABLE (root bytea, size bigint, floor bigint)
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_commit';
+
+CREATE FUNCTION qmdb.apply_batch(db text, keys bytea[], vals bytea[], metadata bytea DEFAULT NULL)
+	RETURNS TABLE (root bytea, size bigint, floor bigint)
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_apply_batch';
+
+CREATE FUNCTION qmdb.prune(db text, loc bigint) RETURNS bigint
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_prune';
+
+-- Reading.
+
+CREATE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_id integer;
+	v_value bytea;
+BEGIN
+	SELECT d.id INTO v_id FROM qmdb.databases d WHERE d.name = db;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
+	END IF;
+	IF key IS NULL THEN
+		RAISE EXCEPTION 'key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT s.value INTO v_value FROM qmdb.state s WHERE s.db_id = v_id AND s.key = get.key;
+	RETURN v_value;
+END $$;
+
+CREATE FUNCTION qmdb.entries(db text) RETURNS TABLE (key bytea, value bytea, loc bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_id integer;
+BEGIN
+	SELECT d.id INTO v_id FROM qmdb.databases d WHERE d.name = db;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY SELECT s.key, s.value, s.loc FROM qmdb.state s WHERE s.db_id = v_id ORDER BY s.key;
+END $$;
+
+CREATE FUNCTION qmdb.root(db text) RETURNS bytea
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_root bytea;
+BEGIN
+	SELECT d.root INTO v_root FROM qmdb.databases d WHERE d.name = db;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN v_root;
+END $$;
+
+-- The canonical sync target: [floor, size).
+CREATE FUNCTION qmdb.target(db text, OUT root bytea, OUT range_start bigint, OUT range_end bigint)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	SELECT d.root, d.floor, d.size INTO root, range_start, range_end FROM qmdb.databases d WHERE d.name = db;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
+	END IF;
+END $$;
+
+CREATE FUNCTION qmdb.operations(db text, from_loc bigint DEFAULT 0, to_loc bigint DEFAULT NULL)
+	RETURNS TABLE (loc bigint, kind text, key bytea, value bytea, floor bigint, metadata bytea, op bytea)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_operations';
+
+CREATE FUNCTION qmdb.verify(db text)
+	RETURNS TABLE (check_name text, ok boolean, detail text)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_verify';
+
+-- Proofs for applications that check ranges themselves.
+CREATE FUNCTION qmdb.proof(db text, size bigint, start bigint, max_ops bigint,
+	OUT proof bytea, OUT operations bytea[])
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_proof';
+
+CREATE FUNCTION qmdb.verify_proof(root bytea, proof bytea, start bigint, operations bytea[])
+	RETURNS boolean
+	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'qmdb_verify_proof';
+
+-- Serving peers.
+
+CREATE FUNCTION qmdb.hello(db text,
+	OUT protocol_version integer, OUT extension_version text, OUT hasher text, OUT family text,
+	OUT encoding text, OUT key_size integer, OUT value_size integer, OUT max_key_len integer,
+	OUT max_value_len integer, OUT max_ops bigint, OUT max_response_bytes bigint,
+	OUT size bigint, OUT floor bigint, OUT pruning_boundary bigint, OUT root bytea)
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_hello';
+
+CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_serve';
+
+-- Nothing that writes, reads state or serves is executable by PUBLIC;
+-- grant EXECUTE to the roles that should (docs/security.md).
+REVOKE ALL ON FUNCTION qmdb.create_database(text, text, integer, integer), qmdb.drop_database(text),
+	qmdb.write(text, bytea, bytea), qmdb.commit(text, bytea), qmdb.apply_batch(text, bytea[], bytea[], bytea),
+	qmdb.prune(text, bigint), qmdb.get(text, bytea), qmdb.entries(text), qmdb.root(text), qmdb.target(text),
+	qmdb.operations(text, bigint, bigint), qmdb.verify(text), qmdb.proof(text, bigint, bigint, bigint),
+	qmdb.hello(text), qmdb.serve(text, bytea)
+	FROM PUBLIC;

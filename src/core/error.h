@@ -15,6 +15,10 @@ enum class ErrorCode {
 	NotCommitBoundary, // a historical size that does not end at a commit
 	InvalidProof,      // a proof is malformed (not merely non-matching)
 	DataCorrupted,     // stored data contradicts itself
+	NotFound,          // a named object (database) does not exist
+	AlreadyExists,     // a named object exists already
+	NullValue,         // a required value was NULL
+	LimitExceeded,     // a request above a configured cap
 	Internal,          // a bug: an invariant did not hold
 };
 

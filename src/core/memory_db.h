@@ -12,9 +12,9 @@
 namespace qmdb {
 
 struct CommitResult {
-	Digest root;
-	uint64_t size;  // leaves after the commit
-	uint64_t floor; // floor declared by the commit
+	Digest root{};
+	uint64_t size = 0;  // leaves after the commit
+	uint64_t floor = 0; // floor declared by the commit
 };
 
 class MemoryDb : public WriterState, public ServeSource {

@@ -46,7 +46,7 @@ struct OpFormat {
 	std::optional<uint32_t> key_size;
 	std::optional<uint32_t> value_size;
 	// Caps on variable-length items; decoders check them before allocating.
-	uint32_t max_key_len = 4096;
+	uint32_t max_key_len = 1024; // fits a btree index entry (keys are indexed in PostgreSQL)
 	uint32_t max_value_len = 1 << 20;
 
 	// Throws Error(InvalidArgument) for a combination that cannot be encoded.

@@ -26,6 +26,14 @@ sqlstate_for(ErrorCode code) {
 		return MAKE_SQLSTATE('Q', 'M', '0', '0', '4');
 	case ErrorCode::DataCorrupted:
 		return ERRCODE_DATA_CORRUPTED;
+	case ErrorCode::NotFound:
+		return ERRCODE_UNDEFINED_OBJECT;
+	case ErrorCode::AlreadyExists:
+		return ERRCODE_DUPLICATE_OBJECT;
+	case ErrorCode::NullValue:
+		return ERRCODE_NULL_VALUE_NOT_ALLOWED;
+	case ErrorCode::LimitExceeded:
+		return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 	case ErrorCode::Internal:
 		return ERRCODE_INTERNAL_ERROR;
 	}

@@ -591,3 +591,29 @@ TEST(EngineBad, DuplicateDeliveryIsStale) {
 	EXPECT_EQ(run.engine->deliver(o.id, resp), Verdict::Accepted);
 	EXPECT_EQ(run.engine->deliver(o.id, resp), Verdict::Stale);
 }
+
+TEST(EngineMemory, FetchedButUnappliedOperationsStayUnderTheCap) {
+	Source s(3000);
+	Target t = s.target();
+	EngineConfig cfg = config(10, 8);
+	cfg.max_fetched_ops = 25;
+	SyncRun run(cfg, t);
+	uint64_t peak = 0;
+	// Answer the newest request first, so later ranges pile up ahead of the tip.
+	for (int events = 0; events < 100000 && !run.engine->complete(); events++) {
+		if (run.engine->step() == StepResult::Complete)
+			break;
+		run.collect();
+		if (run.pending.empty())
+			continue;
+		auto o = run.pending.back();
+		run.pending.pop_back();
+		run.engine->deliver(o.id, s.db.serve(o.request));
+		peak = std::max(peak, run.engine->progress().fetched_ops);
+	}
+	ASSERT_TRUE(run.engine->complete());
+	expect_synced(run, s.db, t);
+	// Requests beyond the tip stop at the cap; one tip request may add a batch.
+	EXPECT_LE(peak, cfg.max_fetched_ops + cfg.fetch_batch_size);
+	EXPECT_GT(peak, 0u);
+}

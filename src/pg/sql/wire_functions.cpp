@@ -1,56 +1,16 @@
 // SQL access to the wire codecs: encode and inspect the sync messages an
 // operator may meet in logs or tests. Read-only, harmless, PUBLIC.
-#include "../guard.h"
+#include "../datum.h"
 
 #include "core/mmr.h"
 #include "core/wire.h"
 
-extern "C" {
-#include "access/htup_details.h"
-}
 
 #include <cstring>
 
 using namespace qmdb;
+using namespace qmdb::pg;
 
-namespace {
-
-ByteView
-bytea_view(bytea *b) {
-	return ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
-}
-
-bytea *
-to_bytea(ByteView b) {
-	return pg::pg_call([&] {
-		bytea *out = static_cast<bytea *>(palloc(VARHDRSZ + b.size));
-		SET_VARSIZE(out, VARHDRSZ + b.size);
-		if (b.size)
-			std::memcpy(VARDATA(out), b.data, b.size);
-		return out;
-	});
-}
-
-uint64_t
-location_arg(FunctionCallInfo fcinfo, int n, const char *what) {
-	int64 v = PG_GETARG_INT64(n);
-	if (v < 0)
-		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must not be negative");
-	return static_cast<uint64_t>(v);
-}
-
-Datum
-tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls) {
-	return pg::pg_call([&] {
-		TupleDesc desc;
-		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(desc);
-		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-	});
-}
-
-} // namespace
 
 // qmdb.version() -> text
 QMDB_FUNCTION(qmdb_version) {

@@ -1,0 +1,106 @@
+#include "datum.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
+#include <cstring>
+
+namespace qmdb::pg {
+
+ByteView
+bytea_view(bytea *b) {
+	return ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
+}
+
+bytea *
+to_bytea(ByteView b) {
+	return pg_call([&] {
+		bytea *out = static_cast<bytea *>(palloc(VARHDRSZ + b.size));
+		SET_VARSIZE(out, VARHDRSZ + b.size);
+		if (b.size)
+			std::memcpy(VARDATA(out), b.data, b.size);
+		return out;
+	});
+}
+
+std::string
+text_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
+	char *s = pg_call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+	return std::string(s);
+}
+
+uint64_t
+location_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
+	int64 v = PG_GETARG_INT64(n);
+	if (v < 0)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must not be negative");
+	return static_cast<uint64_t>(v);
+}
+
+std::optional<Bytes>
+opt_bytes_arg(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	bytea *b = pg_call([&] { return PG_GETARG_BYTEA_PP(n); });
+	return bytea_view(b).to_bytes();
+}
+
+std::vector<std::optional<Bytes>>
+bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
+	Datum *elems = nullptr;
+	bool *nulls = nullptr;
+	int count = 0;
+	pg_call([&] {
+		ArrayType *a = PG_GETARG_ARRAYTYPE_P(n);
+		if (ARR_NDIM(a) > 1)
+			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be one-dimensional", what)));
+		deconstruct_array(a, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+	});
+	std::vector<std::optional<Bytes>> out;
+	out.reserve(count);
+	for (int i = 0; i < count; i++) {
+		if (nulls[i])
+			out.emplace_back(std::nullopt);
+		else
+			out.emplace_back(bytea_view(reinterpret_cast<bytea *>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(elems[i]); })))
+			                     .to_bytes());
+	}
+	return out;
+}
+
+Datum
+tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls) {
+	return pg_call([&] {
+		TupleDesc desc;
+		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(desc);
+		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	});
+}
+
+Datum
+bytea_array_datum(const std::vector<Bytes> &items) {
+	std::vector<bytea *> parts;
+	parts.reserve(items.size());
+	for (const Bytes &b : items)
+		parts.push_back(to_bytea(b));
+	return pg_call([&] {
+		Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (parts.size() + 1)));
+		for (size_t i = 0; i < parts.size(); i++)
+			elems[i] = PointerGetDatum(parts[i]);
+		return PointerGetDatum(construct_array(elems, static_cast<int>(parts.size()), BYTEAOID, -1, false, TYPALIGN_INT));
+	});
+}
+
+} // namespace qmdb::pg

@@ -1,0 +1,29 @@
+// Converting between PostgreSQL Datums and core values, in one place.
+#pragma once
+
+#include "guard.h"
+
+#include "core/bytes.h"
+#include "core/error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qmdb::pg {
+
+ByteView bytea_view(bytea *b);
+bytea *to_bytea(ByteView b);
+// Argument n as text; Error(NullValue) naming `what` when NULL.
+std::string text_arg(FunctionCallInfo fcinfo, int n, const char *what);
+// Argument n as a non-negative bigint; Error(NullValue / InvalidArgument).
+uint64_t location_arg(FunctionCallInfo fcinfo, int n, const char *what);
+// Argument n as bytea, or nullopt when NULL.
+std::optional<Bytes> opt_bytes_arg(FunctionCallInfo fcinfo, int n);
+// A bytea[] argument; NULL elements come back as nullopt.
+std::vector<std::optional<Bytes>> bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what);
+// Build one composite result row of the function's declared type.
+Datum tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+Datum bytea_array_datum(const std::vector<Bytes> &items);
+
+} // namespace qmdb::pg

@@ -1,0 +1,25 @@
+#include "gucs.h"
+
+#include "pg_headers.h"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace qmdb::pg {
+
+int max_serve_ops = 10000;
+int max_response_bytes = 64 * 1024 * 1024;
+
+void
+define_gucs() {
+	DefineCustomIntVariable("qmdb.max_serve_ops", "Most operations one qmdb.serve request may ask for.",
+	                        "Peers must use a fetch_batch_size at or below this.", &max_serve_ops, 10000, 1, 1000000,
+	                        PGC_SUSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("qmdb.max_response_bytes", "Largest response qmdb.serve will build.", nullptr,
+	                        &max_response_bytes, 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
+	                        nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("qmdb");
+}
+
+} // namespace qmdb::pg

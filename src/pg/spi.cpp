@@ -1,0 +1,203 @@
+#include "spi.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
+#include <cstring>
+#include <exception>
+#include <map>
+
+namespace qmdb::pg {
+
+Param
+int4_param(int32 v) {
+	return {INT4OID, Int32GetDatum(v), false};
+}
+
+Param
+int8_param(int64 v) {
+	return {INT8OID, Int64GetDatum(v), false};
+}
+
+static bytea *
+make_bytea(ByteView v) {
+	return pg_call([&] {
+		bytea *b = static_cast<bytea *>(palloc(VARHDRSZ + v.size));
+		SET_VARSIZE(b, VARHDRSZ + v.size);
+		if (v.size)
+			std::memcpy(VARDATA(b), v.data, v.size);
+		return b;
+	});
+}
+
+Param
+bytea_param(ByteView v) {
+	return {BYTEAOID, PointerGetDatum(make_bytea(v)), false};
+}
+
+Param
+null_bytea_param() {
+	return {BYTEAOID, (Datum)0, true};
+}
+
+Param
+text_param(const std::string &v) {
+	text *t = pg_call([&] { return cstring_to_text_with_len(v.data(), static_cast<int>(v.size())); });
+	return {TEXTOID, PointerGetDatum(t), false};
+}
+
+Param
+int8_array_param(const std::vector<int64> &v) {
+	ArrayType *a = pg_call([&] {
+		Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (v.size() + 1)));
+		for (size_t i = 0; i < v.size(); i++)
+			elems[i] = Int64GetDatum(v[i]);
+		return construct_array(elems, static_cast<int>(v.size()), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	});
+	return {INT8ARRAYOID, PointerGetDatum(a), false};
+}
+
+template <typename Get>
+static Param
+bytea_array(size_t n, Get get) {
+	ArrayType *a = pg_call([&] {
+		Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (n + 1)));
+		for (size_t i = 0; i < n; i++) {
+			const Bytes &b = get(i);
+			bytea *x = static_cast<bytea *>(palloc(VARHDRSZ + b.size()));
+			SET_VARSIZE(x, VARHDRSZ + b.size());
+			if (!b.empty())
+				std::memcpy(VARDATA(x), b.data(), b.size());
+			elems[i] = PointerGetDatum(x);
+		}
+		return construct_array(elems, static_cast<int>(n), BYTEAOID, -1, false, TYPALIGN_INT);
+	});
+	return {BYTEAARRAYOID, PointerGetDatum(a), false};
+}
+
+Param
+bytea_array_param(const std::vector<Bytes> &v) {
+	return bytea_array(v.size(), [&](size_t i) -> const Bytes & { return v[i]; });
+}
+
+Param
+bytea_array_param(const std::vector<const Bytes *> &v) {
+	return bytea_array(v.size(), [&](size_t i) -> const Bytes & { return *v[i]; });
+}
+
+Spi::Spi(bool read_only) : read_only_(read_only), exceptions_at_start_(std::uncaught_exceptions()) {
+	pg_call([] {
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+	});
+}
+
+Spi::~Spi() {
+	// When unwinding from an error the transaction is about to abort, and
+	// its cleanup (AtEOXact_SPI) closes the connection; touch nothing then.
+	if (std::uncaught_exceptions() > exceptions_at_start_)
+		return;
+	SPI_finish();
+}
+
+// Plans live for the backend's life: prepared once per statement text.
+static SPIPlanPtr
+plan_for(const char *sql, const std::vector<Param> &params) {
+	static std::map<std::string, SPIPlanPtr> *plans = new std::map<std::string, SPIPlanPtr>();
+	auto it = plans->find(sql);
+	if (it != plans->end())
+		return it->second;
+	SPIPlanPtr plan = pg_call([&] {
+		Oid types[16];
+		for (size_t i = 0; i < params.size(); i++)
+			types[i] = params[i].type;
+		SPIPlanPtr p = SPI_prepare(sql, static_cast<int>(params.size()), types);
+		if (!p)
+			elog(ERROR, "SPI_prepare failed for: %s", sql);
+		SPI_keepplan(p);
+		return p;
+	});
+	(*plans)[sql] = plan;
+	return plan;
+}
+
+uint64
+Spi::exec(const char *sql, const std::vector<Param> &params) {
+	if (params.size() > 16)
+		throw Error(ErrorCode::Internal, "too many SPI parameters");
+	SPIPlanPtr plan = plan_for(sql, params);
+	rows_ = pg_call([&] {
+		if (SPI_tuptable) // the previous result is no longer needed
+			SPI_freetuptable(SPI_tuptable);
+		Datum values[16];
+		char nulls[16];
+		for (size_t i = 0; i < params.size(); i++) {
+			values[i] = params[i].value;
+			nulls[i] = params[i].null ? 'n' : ' ';
+		}
+		int rc = SPI_execute_plan(plan, values, nulls, read_only_, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_plan failed (%d) for: %s", rc, sql);
+		return SPI_processed;
+	});
+	return rows_;
+}
+
+Datum
+Spi::value(uint64 row, int col, bool *isnull) const {
+	if (row >= rows_)
+		throw Error(ErrorCode::Internal, "SPI row out of range");
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, isnull);
+}
+
+bool
+Spi::is_null(uint64 row, int col) const {
+	bool isnull;
+	value(row, col, &isnull);
+	return isnull;
+}
+
+int64
+Spi::i64(uint64 row, int col) const {
+	bool isnull;
+	Datum d = value(row, col, &isnull);
+	if (isnull)
+		throw Error(ErrorCode::Internal, "unexpected NULL");
+	return DatumGetInt64(d);
+}
+
+int32
+Spi::i32(uint64 row, int col) const {
+	bool isnull;
+	Datum d = value(row, col, &isnull);
+	if (isnull)
+		throw Error(ErrorCode::Internal, "unexpected NULL");
+	return DatumGetInt32(d);
+}
+
+Bytes
+Spi::bytes(uint64 row, int col) const {
+	bool isnull;
+	Datum d = value(row, col, &isnull);
+	if (isnull)
+		throw Error(ErrorCode::Internal, "unexpected NULL");
+	bytea *b = pg_call([&] { return DatumGetByteaPP(d); });
+	const uint8_t *p = reinterpret_cast<const uint8_t *>(VARDATA_ANY(b));
+	return Bytes(p, p + VARSIZE_ANY_EXHDR(b));
+}
+
+std::string
+Spi::str(uint64 row, int col) const {
+	bool isnull;
+	Datum d = value(row, col, &isnull);
+	if (isnull)
+		throw Error(ErrorCode::Internal, "unexpected NULL");
+	char *s = pg_call([&] { return TextDatumGetCString(d); });
+	return std::string(s);
+}
+
+} // namespace qmdb::pg

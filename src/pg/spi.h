@@ -1,0 +1,62 @@
+// A small C++ face on SPI: connect/finish by RAII, cached prepared plans,
+// typed parameters, and results copied out into C++ values. Every call into
+// PostgreSQL goes through pg_call, so an ERROR becomes a PgError exception.
+#pragma once
+
+#include "guard.h"
+
+#include "core/bytes.h"
+#include "core/error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qmdb::pg {
+
+struct Param {
+	Oid type;
+	Datum value;
+	bool null;
+};
+
+Param int4_param(int32 v);
+Param int8_param(int64 v);
+Param bytea_param(ByteView v);
+Param null_bytea_param();
+Param text_param(const std::string &v);
+Param int8_array_param(const std::vector<int64> &v);
+Param bytea_array_param(const std::vector<Bytes> &v);
+Param bytea_array_param(const std::vector<const Bytes *> &v);
+
+class Spi {
+public:
+	// read_only: for STABLE functions (queries see the statement's snapshot).
+	// VOLATILE functions must see their own writes, so they use the default.
+	explicit Spi(bool read_only = false);
+	~Spi();
+	Spi(const Spi &) = delete;
+	Spi &operator=(const Spi &) = delete;
+
+	// Run `sql` (a cached plan per distinct text) and keep its rows until
+	// the next call. Returns the number of rows processed.
+	uint64 exec(const char *sql, const std::vector<Param> &params);
+
+	uint64 rows() const { return rows_; }
+	bool is_null(uint64 row, int col) const;
+	int64 i64(uint64 row, int col) const;
+	int32 i32(uint64 row, int col) const;
+	Bytes bytes(uint64 row, int col) const;
+	std::string str(uint64 row, int col) const;
+	std::optional<int64> opt_int8(uint64 row, int col) const {
+		return is_null(row, col) ? std::nullopt : std::optional<int64>(i64(row, col));
+	}
+
+private:
+	Datum value(uint64 row, int col, bool *isnull) const;
+	uint64 rows_ = 0;
+	bool read_only_;
+	int exceptions_at_start_;
+};
+
+} // namespace qmdb::pg

@@ -1,0 +1,136 @@
+// SQL functions that create, write, prune and drop authenticated databases.
+#include "../datum.h"
+#include "../spi.h"
+#include "../staging.h"
+#include "../store/table_db.h"
+
+using namespace qmdb;
+using namespace qmdb::pg;
+
+namespace {
+
+Datum
+commit_result(FunctionCallInfo fcinfo, const CommitResult &r) {
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+	values[0] = PointerGetDatum(to_bytea(r.root));
+	values[1] = Int64GetDatum(static_cast<int64>(r.size));
+	values[2] = Int64GetDatum(static_cast<int64>(r.floor));
+	return tuple_datum(fcinfo, values, nulls);
+}
+
+std::optional<uint32_t>
+size_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	int32 v = PG_GETARG_INT32(n);
+	if (v <= 0)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must be positive (or NULL for variable length)");
+	return static_cast<uint32_t>(v);
+}
+
+void
+check_writable(const TableDatabase &db) {
+	if (db.info().role == "syncing")
+		throw Error(ErrorCode::InvalidArgument, "database \"" + db.info().name + "\" is being synced and cannot be written");
+}
+
+} // namespace
+
+// qmdb.create_database(name, encoding, key_size, value_size) -> (root, size, floor)
+QMDB_FUNCTION(qmdb_create_database) {
+	std::string name = text_arg(fcinfo, 0, "name");
+	std::string encoding = text_arg(fcinfo, 1, "encoding");
+	OpFormat format;
+	if (encoding == "fixed")
+		format.encoding = Encoding::Fixed;
+	else if (encoding != "variable")
+		throw Error(ErrorCode::InvalidArgument, "encoding must be 'variable' or 'fixed', not '" + encoding + "'");
+	format.key_size = size_arg(fcinfo, 2, "key_size");
+	format.value_size = size_arg(fcinfo, 3, "value_size");
+	CommitResult r;
+	{ // results are built after SPI_finish, in the caller's memory context
+		Spi spi;
+		TableDatabase::create(spi, name, format);
+		TableDatabase db(spi, name, false);
+		r = {db.info().root, db.info().size, db.info().floor};
+	}
+	return commit_result(fcinfo, r);
+}
+
+QMDB_FUNCTION(qmdb_drop_database) {
+	std::string name = text_arg(fcinfo, 0, "name");
+	Spi spi;
+	TableDatabase db(spi, name, true);
+	db.drop();
+	PG_RETURN_VOID();
+}
+
+// qmdb.write(db, key, value): stage in this transaction; NULL value deletes.
+QMDB_FUNCTION(qmdb_write) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	if (PG_ARGISNULL(1))
+		throw Error(ErrorCode::NullValue, "key must not be NULL");
+	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	std::optional<Bytes> value = opt_bytes_arg(fcinfo, 2);
+	{
+		Spi spi;
+		TableDatabase db(spi, name, false);
+		check_writable(db);
+		db.info().format.check_key(key);
+		if (value)
+			db.info().format.check_value(*value);
+	}
+	stage_write(name, std::move(key), std::move(value));
+	PG_RETURN_VOID();
+}
+
+// qmdb.commit(db, metadata) -> (root, size, floor): applies the staged writes
+// (possibly none: an empty batch still commits).
+QMDB_FUNCTION(qmdb_commit) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 1);
+	CommitResult r;
+	{
+		Spi spi;
+		TableDatabase db(spi, name, true);
+		check_writable(db);
+		r = db.apply(take_staged(name), metadata);
+	}
+	return commit_result(fcinfo, r);
+}
+
+// qmdb.apply_batch(db, keys[], vals[], metadata): one call, one commit.
+// Duplicate keys: the last wins. A NULL value deletes.
+QMDB_FUNCTION(qmdb_apply_batch) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	auto keys = bytea_array_arg(fcinfo, 1, "keys");
+	auto vals = bytea_array_arg(fcinfo, 2, "vals");
+	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 3);
+	if (keys.size() != vals.size())
+		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" + std::to_string(keys.size()) +
+		                                            " keys, " + std::to_string(vals.size()) + " values)");
+	Mutations m;
+	for (size_t i = 0; i < keys.size(); i++) {
+		if (!keys[i])
+			throw Error(ErrorCode::NullValue, "keys[" + std::to_string(i + 1) + "] is NULL");
+		m[std::move(*keys[i])] = std::move(vals[i]);
+	}
+	CommitResult r;
+	{
+		Spi spi;
+		TableDatabase db(spi, name, true);
+		check_writable(db);
+		r = db.apply(m, metadata);
+	}
+	return commit_result(fcinfo, r);
+}
+
+// qmdb.prune(db, loc) -> the new pruning boundary.
+QMDB_FUNCTION(qmdb_prune) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	uint64_t loc = location_arg(fcinfo, 1, "loc");
+	Spi spi;
+	TableDatabase db(spi, name, true);
+	PG_RETURN_INT64(static_cast<int64>(db.prune(loc)));
+}

@@ -1,0 +1,75 @@
+// Serving peers: the handshake and commonware Request -> Response.
+#include "../datum.h"
+#include "../gucs.h"
+#include "../spi.h"
+#include "../store/table_db.h"
+
+#include "core/proof.h"
+
+using namespace qmdb;
+using namespace qmdb::pg;
+
+// Version of our peer protocol (the handshake plus commonware's Request and
+// Response codecs through qmdb.serve). Bumped on any incompatible change.
+constexpr int32 PROTOCOL_VERSION = 1;
+
+// qmdb.hello(db): what a peer needs to know before it sends requests.
+QMDB_FUNCTION(qmdb_hello) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	DbInfo info;
+	{
+		Spi spi(true);
+		TableDatabase db(spi, name, false);
+		info = db.info();
+	}
+	const OpFormat &f = info.format;
+	Datum v[15];
+	bool n[15] = {};
+	v[0] = Int32GetDatum(PROTOCOL_VERSION);
+	v[1] = CStringGetTextDatum(PG_QMDB_VERSION);
+	v[2] = CStringGetTextDatum("sha256");
+	v[3] = CStringGetTextDatum("mmr");
+	v[4] = CStringGetTextDatum(encoding_name(f.encoding));
+	v[5] = Int32GetDatum(f.key_size ? static_cast<int32>(*f.key_size) : 0);
+	n[5] = !f.key_size;
+	v[6] = Int32GetDatum(f.value_size ? static_cast<int32>(*f.value_size) : 0);
+	n[6] = !f.value_size;
+	v[7] = Int32GetDatum(static_cast<int32>(f.max_key_len));
+	v[8] = Int32GetDatum(static_cast<int32>(f.max_value_len));
+	v[9] = Int64GetDatum(max_serve_ops);
+	v[10] = Int64GetDatum(max_response_bytes);
+	v[11] = Int64GetDatum(static_cast<int64>(info.size));
+	v[12] = Int64GetDatum(static_cast<int64>(info.floor));
+	v[13] = Int64GetDatum(static_cast<int64>(info.pruning_boundary));
+	v[14] = PointerGetDatum(to_bytea(info.root));
+	return tuple_datum(fcinfo, v, n);
+}
+
+// qmdb.serve(db, request) -> response: one commonware Request in, one
+// Response out. Caps are checked before any proof is built.
+QMDB_FUNCTION(qmdb_serve) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	Request req = decode_request(bytea_view(PG_GETARG_BYTEA_PP(1)));
+	if (req.kind == RequestKind::Operations && req.max_ops > static_cast<uint64_t>(max_serve_ops))
+		throw Error(ErrorCode::LimitExceeded, "request asks for " + std::to_string(req.max_ops) +
+		                                          " operations; qmdb.max_serve_ops is " + std::to_string(max_serve_ops));
+	Bytes out;
+	{
+		Spi spi(true);
+		TableDatabase db(spi, name, false);
+		if (req.size > db.size())
+			throw Error(ErrorCode::OutOfRange, "requested size " + std::to_string(req.size) +
+			                                       " is beyond the database size " + std::to_string(db.size()));
+		if (req.start < db.pruning_boundary())
+			throw Error(ErrorCode::Pruned, "location " + std::to_string(req.start) + " is below the pruning boundary " +
+			                                   std::to_string(db.pruning_boundary()));
+		uint64_t end = req.start + std::min(req.max_ops, req.size - req.start);
+		// Every digest a proof can need, plus framing, on top of the operations.
+		uint64_t estimate = db.ops_bytes(req.start, end) + (MAX_PROOF_DIGESTS_PER_ELEMENT + 64) * 32 + 64;
+		if (estimate > static_cast<uint64_t>(max_response_bytes))
+			throw Error(ErrorCode::LimitExceeded, "the response would exceed qmdb.max_response_bytes (" +
+			                                          std::to_string(max_response_bytes) + " bytes); ask for fewer operations");
+		out = encode_response(serve_request(db.hasher(), db, req));
+	}
+	PG_RETURN_BYTEA_P(to_bytea(out));
+}

@@ -1,0 +1,341 @@
+#include "table_db.h"
+
+#include "core/mmr.h"
+
+#include <cstring>
+
+namespace qmdb::pg {
+
+static OpFormat
+format_of(const std::string &encoding, std::optional<int64> key_size, std::optional<int64> value_size) {
+	OpFormat f;
+	f.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
+	if (key_size)
+		f.key_size = static_cast<uint32_t>(*key_size);
+	if (value_size)
+		f.value_size = static_cast<uint32_t>(*value_size);
+	return f;
+}
+
+TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock) : spi_(spi) {
+	const char *sql_lock = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
+	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1 FOR UPDATE";
+	const char *sql_read = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
+	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1";
+	if (spi_.exec(lock ? sql_lock : sql_read, {text_param(name)}) == 0)
+		throw Error(ErrorCode::NotFound, "database \"" + name + "\" does not exist");
+	info_.id = static_cast<int32>(spi_.i64(0, 0));
+	info_.name = name;
+	info_.format = format_of(spi_.str(0, 1), spi_.opt_int8(0, 2), spi_.opt_int8(0, 3));
+	info_.size = static_cast<uint64_t>(spi_.i64(0, 4));
+	info_.floor = static_cast<uint64_t>(spi_.i64(0, 5));
+	info_.pruning_boundary = static_cast<uint64_t>(spi_.i64(0, 6));
+	info_.active_keys = static_cast<uint64_t>(spi_.i64(0, 7));
+	Bytes root = spi_.bytes(0, 8);
+	if (root.size() != 32)
+		throw Error(ErrorCode::DataCorrupted, "stored root is not 32 bytes");
+	std::memcpy(info_.root.data(), root.data(), 32);
+	info_.role = spi_.str(0, 9);
+	pending_start_ = location_to_position(info_.size);
+}
+
+void
+TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format) {
+	format.validate();
+	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(name)}) != 0)
+		throw Error(ErrorCode::AlreadyExists, "database \"" + name + "\" already exists");
+	// The initial state: one operation, CommitFloor(None, 0).
+	Hasher hasher;
+	Bytes op = encode_op(format, Operation::commit(std::nullopt, 0));
+	MemoryNodeStore nodes;
+	Mmr mmr;
+	mmr.append(hasher, nodes, op);
+	Digest root = mmr.root(hasher, 0);
+	spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, root) "
+	         "VALUES ($1, $2, $3::int4, $4::int4, 1, 0, $5) RETURNING id",
+	         {text_param(name), text_param(encoding_name(format.encoding)),
+	          format.key_size ? int8_param(*format.key_size) : Param{INT8OID, 0, true},
+	          format.value_size ? int8_param(*format.value_size) : Param{INT8OID, 0, true}, bytea_param(root)});
+	int64 id = spi.i32(0, 0);
+	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)", {int4_param(static_cast<int32>(id)), bytea_param(op)});
+	spi.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) VALUES ($1, 0, $2)",
+	         {int4_param(static_cast<int32>(id)), bytea_param(*nodes.get(0))});
+}
+
+void
+TableDatabase::drop() {
+	Param id = int4_param(info_.id);
+	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {id});
+}
+
+void
+TableDatabase::prefetch_locations(const Mutations &mutations) {
+	std::vector<const Bytes *> keys;
+	for (const auto &m : mutations) {
+		keys.push_back(&m.first);
+		locations_[m.first] = std::nullopt;
+	}
+	if (keys.empty())
+		return;
+	uint64 n = spi_.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
+	                     {int4_param(info_.id), bytea_array_param(keys)});
+	for (uint64 i = 0; i < n; i++)
+		locations_[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
+}
+
+std::optional<uint64_t>
+TableDatabase::location_of(const Bytes &key) {
+	auto it = locations_.find(key);
+	if (it != locations_.end())
+		return it->second;
+	uint64 n = spi_.exec("SELECT loc FROM qmdb.state WHERE db_id = $1 AND key = $2",
+	                     {int4_param(info_.id), bytea_param(key)});
+	std::optional<uint64_t> loc = n ? std::optional<uint64_t>(spi_.i64(0, 0)) : std::nullopt;
+	locations_[key] = loc;
+	return loc;
+}
+
+Operation
+TableDatabase::read(uint64_t loc) {
+	// The floor scan walks up from the floor; active Updates below the tip are
+	// exactly the state rows, so read them in windows ordered by location.
+	const int64 window = 1024;
+	while (loc >= active_known_until_) {
+		uint64 n = spi_.exec("SELECT loc, key, value FROM qmdb.state WHERE db_id = $1 AND loc >= $2 "
+		                     "ORDER BY loc LIMIT $3",
+		                     {int4_param(info_.id), int8_param(static_cast<int64>(std::max(loc, active_known_until_))),
+		                      int8_param(window)});
+		uint64_t last = 0;
+		for (uint64 i = 0; i < n; i++) {
+			last = static_cast<uint64_t>(spi_.i64(i, 0));
+			Bytes key = spi_.bytes(i, 1);
+			locations_.emplace(key, last);
+			active_[last] = {std::move(key), spi_.bytes(i, 2)};
+		}
+		active_known_until_ = static_cast<int64>(n) < window ? UINT64_MAX : last + 1;
+	}
+	auto it = active_.find(loc);
+	if (it == active_.end())
+		return Operation::commit(std::nullopt, 0); // not an active Update
+	return Operation::update(it->second.first, it->second.second);
+}
+
+const Bytes &
+TableDatabase::chunk(uint64_t index) {
+	auto it = chunks_.find(index);
+	if (it != chunks_.end())
+		return it->second;
+	uint64 n = spi_.exec("SELECT digests FROM qmdb.nodes WHERE db_id = $1 AND chunk = $2",
+	                     {int4_param(info_.id), int8_param(static_cast<int64>(index))});
+	return chunks_[index] = n ? spi_.bytes(0, 0) : Bytes();
+}
+
+std::optional<Digest>
+TableDatabase::get(uint64_t pos) {
+	if (pos >= pending_start_ && pos < pending_start_ + pending_.size())
+		return pending_[pos - pending_start_];
+	const Bytes &c = chunk(pos / NODES_PER_CHUNK);
+	size_t off = (pos % NODES_PER_CHUNK) * 32;
+	Digest d;
+	if (off + 32 <= c.size()) {
+		std::memcpy(d.data(), c.data() + off, 32);
+		return d;
+	}
+	if (spi_.exec("SELECT digest FROM qmdb.pins WHERE db_id = $1 AND pos = $2",
+	              {int4_param(info_.id), int8_param(static_cast<int64>(pos))}) == 0)
+		return std::nullopt;
+	Bytes b = spi_.bytes(0, 0);
+	std::memcpy(d.data(), b.data(), 32);
+	return d;
+}
+
+void
+TableDatabase::put(uint64_t pos, const Digest &digest) {
+	if (pos != pending_start_ + pending_.size())
+		throw Error(ErrorCode::Internal, "MMR nodes must be appended in order");
+	pending_.push_back(digest);
+}
+
+void
+TableDatabase::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
+	Param id = int4_param(info_.id);
+	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
+	std::vector<int64> positions;
+	std::vector<Bytes> digests;
+	for (const auto &p : pins) {
+		positions.push_back(static_cast<int64>(p.first));
+		digests.emplace_back(p.second.begin(), p.second.end());
+	}
+	if (!positions.empty())
+		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		          {id, int8_array_param(positions), bytea_array_param(digests)});
+	chunks_.clear();
+	pending_.clear();
+	pending_start_ = pos;
+}
+
+void
+TableDatabase::flush_nodes() {
+	if (pending_.empty())
+		return;
+	std::vector<int64> indexes;
+	std::vector<Bytes> rows;
+	uint64_t pos = pending_start_;
+	size_t i = 0;
+	while (i < pending_.size()) {
+		uint64_t index = pos / NODES_PER_CHUNK;
+		// Start from what the chunk already holds below `pos`.
+		Bytes row = chunk(index);
+		row.resize((pos % NODES_PER_CHUNK) * 32);
+		while (i < pending_.size() && (pos / NODES_PER_CHUNK) == index) {
+			row.insert(row.end(), pending_[i].begin(), pending_[i].end());
+			i++;
+			pos++;
+		}
+		chunks_[index] = row;
+		indexes.push_back(static_cast<int64>(index));
+		rows.push_back(std::move(row));
+	}
+	spi_.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS t(c, d) "
+	          "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
+	          {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
+	pending_start_ = pos;
+	pending_.clear();
+}
+
+CommitResult
+TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
+	for (const auto &m : mutations) {
+		info_.format.check_key(m.first);
+		if (m.second)
+			info_.format.check_value(*m.second);
+	}
+	if (metadata)
+		info_.format.check_value(*metadata, "metadata");
+	prefetch_locations(mutations);
+	Batch batch = merkleize_batch(*this, mutations, metadata);
+
+	std::vector<Bytes> encoded;
+	encoded.reserve(batch.ops.size());
+	for (const Operation &op : batch.ops)
+		encoded.push_back(encode_op(info_.format, op));
+	Param id = int4_param(info_.id);
+	spi_.exec("INSERT INTO qmdb.journal (db_id, loc, op) "
+	          "SELECT $1, $2 + t.ord - 1, t.op FROM unnest($3::bytea[]) WITH ORDINALITY AS t(op, ord)",
+	          {id, int8_param(static_cast<int64>(batch.base)), bytea_array_param(encoded)});
+
+	Mmr mmr(*this, info_.size);
+	for (const Bytes &op : encoded)
+		mmr.append(hasher_, *this, op);
+	flush_nodes();
+	uint64_t new_size = batch.base + batch.ops.size();
+	Digest root = mmr.root(hasher_, inactive_peaks(new_size, batch.floor));
+
+	std::vector<const Bytes *> upsert_keys, upsert_values, delete_keys;
+	std::vector<int64> upsert_locs;
+	for (const auto &d : batch.diff) {
+		if (d.second) {
+			upsert_keys.push_back(&d.first);
+			upsert_locs.push_back(static_cast<int64>(*d.second));
+			upsert_values.push_back(&batch.ops[*d.second - batch.base].value);
+		} else {
+			delete_keys.push_back(&d.first);
+		}
+	}
+	if (!upsert_keys.empty())
+		spi_.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
+		          "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) "
+		          "ON CONFLICT (db_id, key) DO UPDATE SET loc = EXCLUDED.loc, value = EXCLUDED.value",
+		          {id, bytea_array_param(upsert_keys), int8_array_param(upsert_locs), bytea_array_param(upsert_values)});
+	if (!delete_keys.empty())
+		spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(delete_keys)});
+	spi_.exec("UPDATE qmdb.databases SET size = $2, floor = $3, active_keys = $4, root = $5 WHERE id = $1",
+	          {id, int8_param(static_cast<int64>(new_size)), int8_param(static_cast<int64>(batch.floor)),
+	           int8_param(static_cast<int64>(batch.active_keys)), bytea_param(root)});
+	info_.size = new_size;
+	info_.floor = batch.floor;
+	info_.active_keys = batch.active_keys;
+	info_.root = root;
+	return {root, new_size, batch.floor};
+}
+
+uint64_t
+TableDatabase::prune(uint64_t loc) {
+	if (loc > info_.floor)
+		throw Error(ErrorCode::InvalidArgument, "cannot prune to " + std::to_string(loc) + ": beyond the floor " +
+		                                            std::to_string(info_.floor));
+	if (loc <= info_.pruning_boundary)
+		return info_.pruning_boundary;
+	Param id = int4_param(info_.id);
+	// Keep the peaks of the tree at the new boundary, then drop what lies below.
+	std::vector<int64> positions;
+	std::vector<Bytes> digests;
+	for (uint64_t pos : nodes_to_pin(loc)) {
+		auto d = get(pos);
+		if (!d)
+			throw Error(ErrorCode::DataCorrupted, "pinned node " + std::to_string(pos) + " is missing");
+		positions.push_back(static_cast<int64>(pos));
+		digests.emplace_back(d->begin(), d->end());
+	}
+	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
+	if (!positions.empty())
+		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		          {id, int8_array_param(positions), bytea_array_param(digests)});
+	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2", {id, int8_param(static_cast<int64>(loc))});
+	// Only whole chunks below the boundary go; a straddling chunk stays.
+	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND (chunk + 1) * 32 <= $2",
+	          {id, int8_param(static_cast<int64>(location_to_position(loc)))});
+	spi_.exec("UPDATE qmdb.databases SET pruning_boundary = $2 WHERE id = $1", {id, int8_param(static_cast<int64>(loc))});
+	chunks_.clear();
+	info_.pruning_boundary = loc;
+	return loc;
+}
+
+uint64_t
+TableDatabase::floor_at(uint64_t n) const {
+	if (n == 0 || n > info_.size)
+		throw Error(ErrorCode::OutOfRange, "size " + std::to_string(n) + " is outside the database (size " +
+		                                       std::to_string(info_.size) + ")");
+	if (n - 1 < info_.pruning_boundary)
+		throw Error(ErrorCode::Pruned, "the commit ending size " + std::to_string(n) + " is below the pruning boundary " +
+		                                   std::to_string(info_.pruning_boundary));
+	if (spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc = $2",
+	              {int4_param(info_.id), int8_param(static_cast<int64>(n - 1))}) == 0)
+		throw Error(ErrorCode::DataCorrupted, "journal row " + std::to_string(n - 1) + " is missing");
+	Operation op = decode_op(info_.format, spi_.bytes(0, 0));
+	if (op.kind != OpKind::CommitFloor)
+		throw Error(ErrorCode::NotCommitBoundary, "size " + std::to_string(n) + " is not a commit boundary");
+	if (op.floor > n - 1)
+		throw Error(ErrorCode::DataCorrupted, "commit floor beyond its own location");
+	return op.floor;
+}
+
+std::vector<Bytes>
+TableDatabase::read_ops(uint64_t start, uint64_t end) {
+	uint64 n = spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
+	                     {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	if (n != end - start)
+		throw Error(ErrorCode::DataCorrupted, "journal rows missing in [" + std::to_string(start) + ", " +
+		                                          std::to_string(end) + ")");
+	std::vector<Bytes> out;
+	out.reserve(n);
+	for (uint64 i = 0; i < n; i++)
+		out.push_back(spi_.bytes(i, 0));
+	return out;
+}
+
+uint64_t
+TableDatabase::ops_bytes(uint64_t start, uint64_t end) {
+	if (info_.format.encoding == Encoding::Fixed)
+		return (end - start) * info_.format.fixed_total();
+	spi_.exec("SELECT coalesce(sum(octet_length(op)), 0)::int8 FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+	          {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	return static_cast<uint64_t>(spi_.i64(0, 0));
+}
+
+} // namespace qmdb::pg

@@ -1,0 +1,90 @@
+// An authenticated database kept in the qmdb.* tables. It is the writer's
+// committed state (WriterState), a source for serving peers (ServeSource)
+// and the node store of its MMR (NodeStore, 32 digests per row).
+//
+// One object lives for one SQL call, inside one SPI connection.
+#pragma once
+
+#include "../spi.h"
+
+#include "core/memory_db.h"
+#include "core/serve.h"
+#include "core/writer.h"
+
+#include <map>
+#include <string>
+
+namespace qmdb::pg {
+
+struct DbInfo {
+	int32 id = 0;
+	std::string name;
+	OpFormat format;
+	uint64_t size = 0;
+	uint64_t floor = 0;
+	uint64_t pruning_boundary = 0;
+	uint64_t active_keys = 0;
+	Digest root{};
+	std::string role;
+};
+
+constexpr uint64_t NODES_PER_CHUNK = 32;
+
+class TableDatabase : public WriterState, public ServeSource, public NodeStore {
+public:
+	// Load the catalog row of `name`; with `lock`, take it FOR UPDATE so
+	// writers to one database serialize. Error(NotFound) if it does not exist.
+	TableDatabase(Spi &spi, const std::string &name, bool lock);
+
+	static void create(Spi &spi, const std::string &name, const OpFormat &format);
+	void drop();
+
+	const DbInfo &info() const { return info_; }
+
+	// Merkleize and append one batch, update state and catalog. All in the
+	// caller's transaction: an abort leaves no trace.
+	CommitResult apply(const Mutations &mutations, const std::optional<Bytes> &metadata);
+	// Drop operations below `loc` (<= floor); returns the new boundary.
+	uint64_t prune(uint64_t loc);
+
+	// WriterState
+	uint64_t size() const override { return info_.size; }
+	uint64_t floor() const override { return info_.floor; }
+	uint64_t active_keys() const override { return info_.active_keys; }
+	std::optional<uint64_t> location_of(const Bytes &key) override;
+	// The Update at `loc` if it is some key's current one, else a commit
+	// placeholder: the writer only needs to tell active Updates apart.
+	Operation read(uint64_t loc) override;
+
+	// ServeSource
+	uint64_t pruning_boundary() const override { return info_.pruning_boundary; }
+	uint64_t floor_at(uint64_t n) const override;
+	std::vector<Bytes> read_ops(uint64_t start, uint64_t end) override;
+	NodeStore &nodes() override { return *this; }
+	// Bytes of the operations in [start, end), without reading them.
+	uint64_t ops_bytes(uint64_t start, uint64_t end);
+
+	// NodeStore
+	std::optional<Digest> get(uint64_t pos) override;
+	void put(uint64_t pos, const Digest &digest) override;
+	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
+	void flush_nodes();
+
+	Hasher &hasher() { return hasher_; }
+
+private:
+	void prefetch_locations(const Mutations &mutations);
+	const Bytes &chunk(uint64_t index);
+
+	Spi &spi_;
+	DbInfo info_;
+	Hasher hasher_;
+	std::map<Bytes, std::optional<uint64_t>> locations_; // key -> loc (nullopt: not live)
+	std::map<uint64_t, std::pair<Bytes, Bytes>> active_;  // loc -> (key, value), scanned window
+	uint64_t active_known_until_ = 0;                     // active_ is complete below this
+	std::map<uint64_t, Bytes> chunks_;                    // chunk index -> digests as stored
+	uint64_t pending_start_ = 0;                          // position of pending_[0]
+	std::vector<Digest> pending_;                         // appended, not yet written
+};
+
+} // namespace qmdb::pg
