@@ -228,6 +228,11 @@ CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea
 	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS 'MODULE_PATHNAME', 'qmdb_serve';
 
+-- Check a peer's response the way the sync engine does.
+CREATE FUNCTION qmdb.verify_response(db text, root bytea, request bytea, response bytea) RETURNS boolean
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_verify_response';
+
 -- Nothing that writes, reads state or serves is executable by PUBLIC;
 -- grant EXECUTE to the roles that should (docs/security.md).
 REVOKE ALL ON FUNCTION qmdb.create_database(text, text, integer, integer), qmdb.drop_database(text),

@@ -40,6 +40,8 @@ check_writable(const TableDatabase &db) {
 // qmdb.create_database(name, encoding, key_size, value_size) -> (root, size, floor)
 QMDB_FUNCTION(qmdb_create_database) {
 	std::string name = text_arg(fcinfo, 0, "name");
+	if (name.empty() || name.size() > 63)
+		throw Error(ErrorCode::InvalidArgument, "a database name has 1 to 63 bytes");
 	std::string encoding = text_arg(fcinfo, 1, "encoding");
 	OpFormat format;
 	if (encoding == "fixed")

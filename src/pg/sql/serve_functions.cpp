@@ -73,3 +73,31 @@ QMDB_FUNCTION(qmdb_serve) {
 	}
 	PG_RETURN_BYTEA_P(to_bytea(out));
 }
+
+// qmdb.verify_response(db, root, request, response) -> boolean: check a
+// peer's answer the way the sync engine does (decode with the database's
+// format and the request's caps, then the range proof, and for a boundary
+// response at the root's own size the pinned nodes too).
+QMDB_FUNCTION(qmdb_verify_response) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	ByteView root = bytea_view(PG_GETARG_BYTEA_PP(1));
+	if (root.size != 32)
+		throw Error(ErrorCode::InvalidArgument, "root must be 32 bytes, got " + std::to_string(root.size));
+	Request req = decode_request(bytea_view(PG_GETARG_BYTEA_PP(2)));
+	OpFormat format;
+	{
+		Spi spi(true);
+		format = TableDatabase(spi, name, false).info().format;
+	}
+	Response resp = decode_response(bytea_view(PG_GETARG_BYTEA_PP(3)), req.max_ops, format);
+	Digest expected;
+	std::copy(root.begin(), root.end(), expected.begin());
+	Hasher hasher;
+	std::vector<ByteView> ops(resp.operations.begin(), resp.operations.end());
+	bool ok = resp.kind == req.kind && resp.proof.leaves == req.size && !ops.empty() && ops.size() <= req.max_ops;
+	if (ok && req.kind == RequestKind::Boundary)
+		ok = verify_proof_and_pinned_nodes(hasher, resp.proof, ops, req.start, resp.pinned_nodes, expected);
+	else if (ok)
+		ok = verify_range_inclusion(hasher, resp.proof, ops, req.start, expected);
+	PG_RETURN_BOOL(ok);
+}

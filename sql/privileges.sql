@@ -1,0 +1,59 @@
+-- Nothing that writes or serves is executable by PUBLIC; reading is
+-- grantable; SECURITY DEFINER functions pin search_path.
+CREATE ROLE qmdb_app LOGIN;
+CREATE ROLE qmdb_peer LOGIN;
+SELECT size FROM qmdb.create_database('priv', 'variable');
+SET ROLE qmdb_app;
+CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE query;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.err($$SELECT qmdb.create_database('mine')$$);
+SELECT pg_temp.err($$SELECT qmdb.apply_batch('priv', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
+SELECT pg_temp.err($$SELECT qmdb.write('priv', '\x01', '\x02')$$);
+SELECT pg_temp.err($$SELECT qmdb.get('priv', '\x01')$$);
+SELECT pg_temp.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 1, 0))$$);
+SELECT pg_temp.err($$SELECT * FROM qmdb.hello('priv')$$);
+SELECT pg_temp.err($$SELECT qmdb.drop_database('priv')$$);
+SELECT pg_temp.err($$SELECT count(*) FROM qmdb.journal$$);
+SELECT pg_temp.err($$DELETE FROM qmdb.databases$$);
+-- Harmless things are open: the catalog, the codecs, proof checking.
+SELECT name, size FROM qmdb.databases;
+SELECT qmdb.version() IS NOT NULL AS version_ok;
+SELECT qmdb.verify_proof(sha256(''), '\x000000', 0, ARRAY['\x01']::bytea[]) AS verify_proof_runs;
+RESET ROLE;
+
+-- Grant writing to the application and serving to the peer role.
+GRANT EXECUTE ON FUNCTION qmdb.apply_batch(text, bytea[], bytea[], bytea), qmdb.get(text, bytea) TO qmdb_app;
+GRANT EXECUTE ON FUNCTION qmdb.hello(text), qmdb.serve(text, bytea) TO qmdb_peer;
+SET ROLE qmdb_app;
+SELECT size, floor FROM qmdb.apply_batch('priv', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[]);
+SELECT qmdb.get('priv', '\x01');
+SELECT pg_temp.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 4, 2))$$);
+RESET ROLE;
+SET ROLE qmdb_peer;
+SELECT length(qmdb.serve('priv', qmdb.encode_request('boundary', 4, 2))) > 0 AS served;
+RESET ROLE;
+
+-- A hostile search_path cannot capture the extension's internals.
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.sha256(bytea) RETURNS bytea LANGUAGE sql AS $$ SELECT '\x00'::bytea $$;
+CREATE TABLE evil.databases (name text);
+SET search_path = evil, public;
+SELECT size FROM qmdb.apply_batch('priv', ARRAY['\x03']::bytea[], ARRAY['\x04']::bytea[]);
+RESET search_path;
+SELECT check_name, ok FROM qmdb.verify('priv');
+SELECT p.proname, p.prosecdef, p.proconfig
+  FROM pg_proc p WHERE p.pronamespace = 'qmdb'::regnamespace AND p.prosecdef ORDER BY p.proname;
+-- Every SECURITY DEFINER function pins search_path.
+SELECT count(*) AS definer_without_search_path FROM pg_proc p
+ WHERE p.pronamespace = 'qmdb'::regnamespace AND p.prosecdef
+   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
+SELECT qmdb.drop_database('priv');
+DROP SCHEMA evil CASCADE;
+DROP OWNED BY qmdb_app, qmdb_peer;
+DROP ROLE qmdb_app;
+DROP ROLE qmdb_peer;
