@@ -46,7 +46,39 @@ else
 	fi
 	report pg_regress "$passed" "$failed"
 	[ "$rc" -eq 0 ] && rm -rf "$work"
+
+	echo "==> isolation tests"
+	work=$(make_workdir isolation)
+	specs=$(cd specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	as_pg "$PG_BIN/../lib/pgxs/src/test/isolation/pg_isolation_regress" \
+		--temp-instance="$work/instance" --inputdir="$REPO_ROOT" --outputdir="$work" \
+		--bindir="$PG_BIN" --temp-config="$REPO_ROOT/specs/isolation.conf" $specs >"$work/isolation.log" 2>&1
+	rc=$?
+	cat "$work/isolation.log"
+	passed=$(grep -cE "\.\.\. ok" "$work/isolation.log" || true)
+	failed=$(grep -cE '\.\.\. FAILED' "$work/isolation.log" || true)
+	if [ "$rc" -ne 0 ]; then
+		[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+		[ "$failed" -eq 0 ] && failed=1
+	fi
+	report isolation "$passed" "$failed"
+	[ "$rc" -eq 0 ] && rm -rf "$work"
 fi
+
+# 3. Integration tests: real clusters on loopback, one script each.
+echo "==> integration tests"
+passed=0
+failed=0
+for t in tests/integration/*.sh; do
+	if "$t"; then
+		passed=$((passed + 1))
+	else
+		echo "FAILED: $t"
+		failed=$((failed + 1))
+	fi
+done
+report integration "$passed" "$failed"
 
 echo "total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
