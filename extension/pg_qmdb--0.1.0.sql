@@ -84,14 +84,25 @@ CREATE TABLE qmdb.pins (
 );
 
 -- Live keys: each key's current value and the location of its Update.
+-- Only the key is indexed, so moving a key (a new loc) is a HOT update.
 CREATE TABLE qmdb.state (
 	db_id integer NOT NULL,
 	key bytea NOT NULL,
 	loc bigint NOT NULL,
 	value bytea NOT NULL,
 	PRIMARY KEY (db_id, key)
+) WITH (fillfactor = 80);
+
+-- The activity bitmap (upstream's): bit loc is set iff loc holds some key's
+-- current Update, or the last commit. 8192 locations per row, bit i of row
+-- c is bit (i % 8) of byte i / 8 for location 8192 * c + i. The floor scan
+-- reads it instead of an index on state.loc.
+CREATE TABLE qmdb.bitmap (
+	db_id integer NOT NULL,
+	chunk bigint NOT NULL,
+	bits bytea NOT NULL,
+	PRIMARY KEY (db_id, chunk)
 );
-CREATE INDEX state_by_loc ON qmdb.state (db_id, loc);
 
 -- pg_dump keeps the rows of these tables (they are data, not extension objects).
 SELECT pg_catalog.pg_extension_config_dump('qmdb.databases', '');
@@ -100,8 +111,9 @@ SELECT pg_catalog.pg_extension_config_dump('qmdb.journal', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.nodes', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.pins', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.state', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.bitmap', '');
 
-REVOKE ALL ON qmdb.databases, qmdb.journal, qmdb.nodes, qmdb.pins, qmdb.state FROM PUBLIC;
+REVOKE ALL ON qmdb.databases, qmdb.journal, qmdb.nodes, qmdb.pins, qmdb.state, qmdb.bitmap FROM PUBLIC;
 -- The catalog is harmless to read (names, sizes, roots).
 GRANT SELECT ON qmdb.databases TO PUBLIC;
 

@@ -192,6 +192,19 @@ QMDB_FUNCTION(qmdb_verify) {
 	}
 	report("state", state_problem.empty(),
 	       state_problem.empty() ? std::to_string(rows) + " live keys match the replay" : state_problem);
+
+	// The activity bitmap: exactly the replayed locations and the last commit.
+	std::map<uint64_t, bool> active;
+	for (const auto &e : replay)
+		active[e.second.first] = true;
+	active[info.size - 1] = true;
+	std::string bitmap_problem;
+	for (uint64_t loc = info.floor; loc < info.size && bitmap_problem.empty(); loc++)
+		if (db.active_bit(loc) != (active.count(loc) != 0))
+			bitmap_problem = "bit " + std::to_string(loc) + " is " + (db.active_bit(loc) ? "set" : "clear") +
+			                 " but the operation is " + (active.count(loc) ? "active" : "inactive");
+	report("bitmap", bitmap_problem.empty(),
+	       bitmap_problem.empty() ? "activity bitmap matches the replay" : bitmap_problem);
 	return (Datum)0;
 }
 

@@ -60,6 +60,10 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)", {int4_param(static_cast<int32>(id)), bytea_param(op)});
 	spi.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(*nodes.get(0))});
+	Bytes bits(BITS_PER_CHUNK / 8, 0);
+	bits[0] = 1; // the initial commit is the last operation, so it is active
+	spi.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) VALUES ($1, 0, $2)",
+	         {int4_param(static_cast<int32>(id)), bytea_param(bits)});
 }
 
 void
@@ -69,6 +73,7 @@ TableDatabase::drop() {
 	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
+	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {id});
 }
 
@@ -101,27 +106,80 @@ TableDatabase::location_of(const Bytes &key) {
 
 Operation
 TableDatabase::read(uint64_t loc) {
-	// The floor scan walks up from the floor; active Updates below the tip are
-	// exactly the state rows, so read them in windows ordered by location.
-	const int64 window = 1024;
-	while (loc >= active_known_until_) {
-		uint64 n = spi_.exec("SELECT loc, key, value FROM qmdb.state WHERE db_id = $1 AND loc >= $2 "
-		                     "ORDER BY loc LIMIT $3",
-		                     {int4_param(info_.id), int8_param(static_cast<int64>(std::max(loc, active_known_until_))),
-		                      int8_param(window)});
-		uint64_t last = 0;
-		for (uint64 i = 0; i < n; i++) {
-			last = static_cast<uint64_t>(spi_.i64(i, 0));
-			Bytes key = spi_.bytes(i, 1);
-			locations_.emplace(key, last);
-			active_[last] = {std::move(key), spi_.bytes(i, 2)};
-		}
-		active_known_until_ = static_cast<int64>(n) < window ? UINT64_MAX : last + 1;
-	}
-	auto it = active_.find(loc);
-	if (it == active_.end())
+	// The floor scan walks up from the floor. Inactive locations are known
+	// from the bitmap alone; active ones are read from the journal a range
+	// at a time (one index range scan, inactive rows skipped here).
+	if (!active_bit(loc))
 		return Operation::commit(std::nullopt, 0); // not an active Update
-	return Operation::update(it->second.first, it->second.second);
+	if (loc < window_start_ || loc >= window_end_) {
+		window_.clear();
+		window_start_ = loc;
+		window_end_ = std::min(info_.size, loc + 2048);
+		// Load the bitmap of the window first, so the rows can be filtered
+		// while the journal result is current (no query in between).
+		for (uint64_t c = window_start_ / BITS_PER_CHUNK; c <= (window_end_ - 1) / BITS_PER_CHUNK; c++)
+			bitmap_chunk(c);
+		uint64 n = spi_.exec("SELECT loc, op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+		                     {int4_param(info_.id), int8_param(static_cast<int64>(window_start_)),
+		                      int8_param(static_cast<int64>(window_end_))});
+		for (uint64 i = 0; i < n; i++) {
+			uint64_t at = static_cast<uint64_t>(spi_.i64(i, 0));
+			if (!active_bit(at))
+				continue;
+			Operation op = decode_op(info_.format, spi_.bytes(i, 1));
+			if (op.kind == OpKind::Update)
+				locations_.emplace(op.key, at); // active: the key's current location
+			window_[at] = std::move(op);
+		}
+	}
+	auto it = window_.find(loc);
+	if (it == window_.end())
+		throw Error(ErrorCode::DataCorrupted, "bitmap marks " + std::to_string(loc) + " active but the journal has no row");
+	return it->second;
+}
+
+Bytes &
+TableDatabase::bitmap_chunk(uint64_t index) {
+	auto it = bitmap_.find(index);
+	if (it != bitmap_.end())
+		return it->second;
+	uint64 n = spi_.exec("SELECT bits FROM qmdb.bitmap WHERE db_id = $1 AND chunk = $2",
+	                     {int4_param(info_.id), int8_param(static_cast<int64>(index))});
+	Bytes bits = n ? spi_.bytes(0, 0) : Bytes();
+	bits.resize(BITS_PER_CHUNK / 8, 0);
+	return bitmap_[index] = std::move(bits);
+}
+
+bool
+TableDatabase::active_bit(uint64_t loc) {
+	const Bytes &bits = bitmap_chunk(loc / BITS_PER_CHUNK);
+	uint64_t i = loc % BITS_PER_CHUNK;
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+void
+TableDatabase::set_active_bit(uint64_t loc, bool on) {
+	uint64_t index = loc / BITS_PER_CHUNK, i = loc % BITS_PER_CHUNK;
+	Bytes &bits = bitmap_chunk(index);
+	uint8_t mask = static_cast<uint8_t>(1u << (i % 8));
+	bits[i / 8] = on ? (bits[i / 8] | mask) : (bits[i / 8] & ~mask);
+	bitmap_dirty_[index] = true;
+}
+
+void
+TableDatabase::flush_bitmap() {
+	if (bitmap_dirty_.empty())
+		return;
+	std::vector<int64> indexes;
+	std::vector<const Bytes *> rows;
+	for (const auto &d : bitmap_dirty_) {
+		indexes.push_back(static_cast<int64>(d.first));
+		rows.push_back(&bitmap_.at(d.first));
+	}
+	spi_.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b) "
+	          "ON CONFLICT (db_id, chunk) DO UPDATE SET bits = EXCLUDED.bits",
+	          {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
+	bitmap_dirty_.clear();
 }
 
 const Bytes &
@@ -236,24 +294,45 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	uint64_t new_size = batch.base + batch.ops.size();
 	Digest root = mmr.root(hasher_, inactive_peaks(new_size, batch.floor));
 
-	std::vector<const Bytes *> upsert_keys, upsert_values, delete_keys;
-	std::vector<int64> upsert_locs;
+	// State: the writer knows which keys were live (prefetched or scanned),
+	// so live keys are updated (HOT: only the key is indexed) and new ones
+	// inserted; no speculative upsert.
+	std::vector<const Bytes *> update_keys, update_values, insert_keys, insert_values, delete_keys;
+	std::vector<int64> update_locs, insert_locs;
 	for (const auto &d : batch.diff) {
-		if (d.second) {
-			upsert_keys.push_back(&d.first);
-			upsert_locs.push_back(static_cast<int64>(*d.second));
-			upsert_values.push_back(&batch.ops[*d.second - batch.base].value);
-		} else {
+		if (!d.second) {
 			delete_keys.push_back(&d.first);
+			continue;
 		}
+		auto was = locations_.find(d.first);
+		bool live = was != locations_.end() && was->second.has_value();
+		(live ? update_keys : insert_keys).push_back(&d.first);
+		(live ? update_locs : insert_locs).push_back(static_cast<int64>(*d.second));
+		(live ? update_values : insert_values).push_back(&batch.ops[*d.second - batch.base].value);
 	}
-	if (!upsert_keys.empty())
+	if (!update_keys.empty())
+		spi_.exec("UPDATE qmdb.state s SET loc = t.l, value = t.v "
+		          "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
+		          {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
+	if (!insert_keys.empty())
 		spi_.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
-		          "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) "
-		          "ON CONFLICT (db_id, key) DO UPDATE SET loc = EXCLUDED.loc, value = EXCLUDED.value",
-		          {id, bytea_array_param(upsert_keys), int8_array_param(upsert_locs), bytea_array_param(upsert_values)});
+		          "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
+		          {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
 	if (!delete_keys.empty())
 		spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(delete_keys)});
+
+	// Bitmap: old locations of changed keys and the old commit go inactive;
+	// the new locations and the new commit become active.
+	for (const auto &d : batch.diff) {
+		auto was = locations_.find(d.first);
+		if (was != locations_.end() && was->second)
+			set_active_bit(*was->second, false);
+		if (d.second)
+			set_active_bit(*d.second, true);
+	}
+	set_active_bit(info_.size - 1, false);
+	set_active_bit(new_size - 1, true);
+	flush_bitmap();
 	spi_.exec("UPDATE qmdb.databases SET size = $2, floor = $3, active_keys = $4, root = $5 WHERE id = $1",
 	          {id, int8_param(static_cast<int64>(new_size)), int8_param(static_cast<int64>(batch.floor)),
 	           int8_param(static_cast<int64>(batch.active_keys)), bytea_param(root)});
@@ -290,6 +369,7 @@ TableDatabase::prune(uint64_t loc) {
 	// Only whole chunks below the boundary go; a straddling chunk stays.
 	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND (chunk + 1) * 32 <= $2",
 	          {id, int8_param(static_cast<int64>(location_to_position(loc)))});
+	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1 AND (chunk + 1) * 8192 <= $2", {id, int8_param(static_cast<int64>(loc))});
 	spi_.exec("UPDATE qmdb.databases SET pruning_boundary = $2 WHERE id = $1", {id, int8_param(static_cast<int64>(loc))});
 	chunks_.clear();
 	info_.pruning_boundary = loc;

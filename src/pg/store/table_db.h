@@ -29,6 +29,7 @@ struct DbInfo {
 };
 
 constexpr uint64_t NODES_PER_CHUNK = 32;
+constexpr uint64_t BITS_PER_CHUNK = 8192;
 
 class TableDatabase : public WriterState, public ServeSource, public NodeStore {
 public:
@@ -72,16 +73,24 @@ public:
 
 	Hasher &hasher() { return hasher_; }
 
+	// The activity bitmap (see qmdb.bitmap).
+	bool active_bit(uint64_t loc);
+	void set_active_bit(uint64_t loc, bool on);
+	void flush_bitmap();
+
 private:
 	void prefetch_locations(const Mutations &mutations);
 	const Bytes &chunk(uint64_t index);
+	Bytes &bitmap_chunk(uint64_t index);
 
 	Spi &spi_;
 	DbInfo info_;
 	Hasher hasher_;
 	std::map<Bytes, std::optional<uint64_t>> locations_; // key -> loc (nullopt: not live)
-	std::map<uint64_t, std::pair<Bytes, Bytes>> active_;  // loc -> (key, value), scanned window
-	uint64_t active_known_until_ = 0;                     // active_ is complete below this
+	std::map<uint64_t, Operation> window_;                // loc -> active op, read by the floor scan
+	uint64_t window_start_ = 0, window_end_ = 0;          // window_ covers [start, end)
+	std::map<uint64_t, Bytes> bitmap_;                    // chunk -> bits
+	std::map<uint64_t, bool> bitmap_dirty_;
 	std::map<uint64_t, Bytes> chunks_;                    // chunk index -> digests as stored
 	uint64_t pending_start_ = 0;                          // position of pending_[0]
 	std::vector<Digest> pending_;                         // appended, not yet written
