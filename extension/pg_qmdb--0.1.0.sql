@@ -150,17 +150,27 @@ CREATE FUNCTION qmdb.prune(db text, loc bigint) RETURNS bigint
 
 -- Reading.
 
-CREATE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- The id of database `db`, or an undefined_object error naming it.
+CREATE FUNCTION qmdb.database_id(db text) RETURNS integer
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	v_id integer;
-	v_value bytea;
 BEGIN
 	SELECT d.id INTO v_id FROM qmdb.databases d WHERE d.name = db;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
 	END IF;
+	RETURN v_id;
+END $$;
+
+CREATE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
+	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_id integer := qmdb.database_id(db);
+	v_value bytea;
+BEGIN
 	IF key IS NULL THEN
 		RAISE EXCEPTION 'key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -172,38 +182,19 @@ CREATE FUNCTION qmdb.entries(db text) RETURNS TABLE (key bytea, value bytea, loc
 	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	v_id integer;
+	v_id integer := qmdb.database_id(db);
 BEGIN
-	SELECT d.id INTO v_id FROM qmdb.databases d WHERE d.name = db;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
-	END IF;
 	RETURN QUERY SELECT s.key, s.value, s.loc FROM qmdb.state s WHERE s.db_id = v_id ORDER BY s.key;
 END $$;
 
 CREATE FUNCTION qmdb.root(db text) RETURNS bytea
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	v_root bytea;
-BEGIN
-	SELECT d.root INTO v_root FROM qmdb.databases d WHERE d.name = db;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN v_root;
-END $$;
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT d.root FROM qmdb.databases d WHERE d.id = qmdb.database_id(db) $$;
 
 -- The canonical sync target: [floor, size).
 CREATE FUNCTION qmdb.target(db text, OUT root bytea, OUT range_start bigint, OUT range_end bigint)
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$
-BEGIN
-	SELECT d.root, d.floor, d.size INTO root, range_start, range_end FROM qmdb.databases d WHERE d.name = db;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
-	END IF;
-END $$;
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT d.root, d.floor, d.size FROM qmdb.databases d WHERE d.id = qmdb.database_id(db) $$;
 
 CREATE FUNCTION qmdb.operations(db text, from_loc bigint DEFAULT 0, to_loc bigint DEFAULT NULL)
 	RETURNS TABLE (loc bigint, kind text, key bytea, value bytea, floor bigint, metadata bytea, op bytea)

@@ -27,4 +27,8 @@ row() {
 }
 row "leaf digest vs implicit fetch" "$leaf" "$slow"
 row "node digest vs implicit fetch" "$node" "$slow"
+
+echo "==> writer (PostgreSQL cluster on loopback)"
+install_extension
+BENCH_CSV="$summary" bench/writer.sh
 echo "summary: $summary"

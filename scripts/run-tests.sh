@@ -13,6 +13,28 @@ report() { # suite passed failed
 	total_fail=$((total_fail + $3))
 }
 
+# run_suite NAME TOOL ARGS...: a pg_regress-style runner on a temporary
+# instance, as the server's OS user; keeps its directory only on failure.
+run_suite() {
+	local name=$1 tool=$2 work rc passed failed
+	shift 2
+	echo "==> $name"
+	work=$(make_workdir "$name")
+	as_pg "$PG_BIN/../lib/pgxs/src/test/$tool" --temp-instance="$work/instance" --inputdir="$REPO_ROOT" \
+		--outputdir="$work" --bindir="$PG_BIN" "$@" >"$work/$name.log" 2>&1
+	rc=$?
+	cat "$work/$name.log"
+	passed=$(grep -cE '\.\.\. ok' "$work/$name.log" || true)
+	failed=$(grep -cE '\.\.\. FAILED' "$work/$name.log" || true)
+	if [ "$rc" -ne 0 ]; then
+		[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
+		[ "$failed" -eq 0 ] && failed=1
+	else
+		rm -rf "$work"
+	fi
+	report "$name" "$passed" "$failed"
+}
+
 # 1. Unit tests of src/core (GoogleTest).
 echo "==> unit tests"
 unit_log=$(mktemp)
@@ -29,41 +51,10 @@ echo "==> installing the extension"
 if ! install_extension; then
 	report install 0 1
 else
-	echo "==> pg_regress"
-	work=$(make_workdir regress)
-	tests=$(sed -n 's/^test: //p' sql/schedule | tr '\n' ' ')
-	as_pg "$PG_BIN/../lib/pgxs/src/test/regress/pg_regress" \
-		--temp-instance="$work/instance" --inputdir="$REPO_ROOT" \
-		--outputdir="$work" --bindir="$PG_BIN" --schedule="$REPO_ROOT/sql/schedule" \
-		--temp-config="$REPO_ROOT/sql/regress.conf" >"$work/pg_regress.log" 2>&1
-	rc=$?
-	cat "$work/pg_regress.log"
-	passed=$(grep -cE "\.\.\. ok" "$work/pg_regress.log" || true)
-	failed=$(grep -cE '\.\.\. FAILED|^not ok ' "$work/pg_regress.log" || true)
-	if [ "$rc" -ne 0 ]; then
-		[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
-		[ "$failed" -eq 0 ] && failed=1
-	fi
-	report pg_regress "$passed" "$failed"
-	[ "$rc" -eq 0 ] && rm -rf "$work"
-
-	echo "==> isolation tests"
-	work=$(make_workdir isolation)
-	specs=$(cd specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
-	# shellcheck disable=SC2086
-	as_pg "$PG_BIN/../lib/pgxs/src/test/isolation/pg_isolation_regress" \
-		--temp-instance="$work/instance" --inputdir="$REPO_ROOT" --outputdir="$work" \
-		--bindir="$PG_BIN" --temp-config="$REPO_ROOT/specs/isolation.conf" $specs >"$work/isolation.log" 2>&1
-	rc=$?
-	cat "$work/isolation.log"
-	passed=$(grep -cE "\.\.\. ok" "$work/isolation.log" || true)
-	failed=$(grep -cE '\.\.\. FAILED' "$work/isolation.log" || true)
-	if [ "$rc" -ne 0 ]; then
-		[ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
-		[ "$failed" -eq 0 ] && failed=1
-	fi
-	report isolation "$passed" "$failed"
-	[ "$rc" -eq 0 ] && rm -rf "$work"
+	run_suite pg_regress regress/pg_regress --schedule="$REPO_ROOT/sql/schedule" \
+		--temp-config="$REPO_ROOT/sql/regress.conf"
+	run_suite isolation isolation/pg_isolation_regress --temp-config="$REPO_ROOT/specs/isolation.conf" \
+		$(cd specs && ls -- *.spec | sed 's/\.spec$//')
 fi
 
 # 3. Integration tests: real clusters on loopback, one script each.

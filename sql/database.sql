@@ -66,41 +66,34 @@ SELECT size, floor FROM qmdb.apply_batch('var9', ARRAY[pg_temp.k(6)], ARRAY[pg_t
 SELECT check_name, ok FROM qmdb.verify('var9');
 
 -- Bad input: each gets a clear error with a SQLSTATE.
-CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE query;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('nope', ARRAY['\x01']::bytea[], ARRAY['\x01']::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.get('nope', '\x01')$$);
-SELECT pg_temp.err($$SELECT qmdb.root('nope')$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('var9')$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('x', 'fixed')$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('x', 'fixed', 32, NULL)$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('x', 'packed')$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('x', 'variable', 0)$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database(NULL)$$);
-SELECT pg_temp.err($$SELECT qmdb.create_database('')$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY['\x01']::bytea[], ARRAY[pg_temp.v(1, 1)])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY['\x01']::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY[pg_temp.v(1, 1)], '\x01')$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY[NULL]::bytea[], ARRAY[pg_temp.v(1, 1)])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY[]::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', NULL, ARRAY[]::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('fix9', ARRAY[ARRAY[pg_temp.k(1)]], ARRAY[ARRAY[pg_temp.k(1)]])$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('vv', ARRAY[decode(repeat('00', 1025), 'hex')], ARRAY['\x01']::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.write('fix9', NULL, '\x01')$$);
-SELECT pg_temp.err($$SELECT qmdb.write('fix9', '\x01', NULL)$$);
-SELECT pg_temp.err($$SELECT qmdb.prune('fix9', 10000)$$);
-SELECT pg_temp.err($$SELECT qmdb.prune('fix9', -1)$$);
-SELECT pg_temp.err($$SELECT * FROM qmdb.operations('var9', 0)$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('nope', ARRAY['\x01']::bytea[], ARRAY['\x01']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.get('nope', '\x01')$$);
+SELECT regress.err($$SELECT qmdb.root('nope')$$);
+SELECT regress.err($$SELECT qmdb.create_database('var9')$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'fixed')$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'fixed', 32, NULL)$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'packed')$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'variable', 0)$$);
+SELECT regress.err($$SELECT qmdb.create_database(NULL)$$);
+SELECT regress.err($$SELECT qmdb.create_database('')$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY['\x01']::bytea[], ARRAY[pg_temp.v(1, 1)])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY['\x01']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY[pg_temp.v(1, 1)], '\x01')$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY[NULL]::bytea[], ARRAY[pg_temp.v(1, 1)])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY[pg_temp.k(1)], ARRAY[]::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', NULL, ARRAY[]::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('fix9', ARRAY[ARRAY[pg_temp.k(1)]], ARRAY[ARRAY[pg_temp.k(1)]])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('vv', ARRAY[decode(repeat('00', 1025), 'hex')], ARRAY['\x01']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.write('fix9', NULL, '\x01')$$);
+SELECT regress.err($$SELECT qmdb.write('fix9', '\x01', NULL)$$);
+SELECT regress.err($$SELECT qmdb.prune('fix9', 10000)$$);
+SELECT regress.err($$SELECT qmdb.prune('fix9', -1)$$);
+SELECT regress.err($$SELECT * FROM qmdb.operations('var9', 0)$$);
 -- Nothing above wrote anything.
 SELECT name, size FROM qmdb.databases ORDER BY name;
 
 -- Dropping removes every row.
 SELECT qmdb.drop_database('vv');
-SELECT pg_temp.err($$SELECT qmdb.drop_database('vv')$$);
+SELECT regress.err($$SELECT qmdb.drop_database('vv')$$);
 SELECT (SELECT count(*) FROM qmdb.journal j WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases d WHERE d.id = j.db_id)) AS orphan_journal,
        (SELECT count(*) FROM qmdb.nodes n WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases d WHERE d.id = n.db_id)) AS orphan_nodes;

@@ -14,3 +14,15 @@ CREATE EXTENSION pg_qmdb;
 DROP SCHEMA qmdb;
 CREATE EXTENSION pg_qmdb;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'qmdb'::regnamespace;
+
+-- A helper for the tests that follow: run a statement and show its SQLSTATE
+-- and message instead of failing.
+CREATE SCHEMA regress;
+GRANT USAGE ON SCHEMA regress TO PUBLIC;
+CREATE FUNCTION regress.err(query text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE query;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;

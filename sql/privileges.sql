@@ -4,22 +4,15 @@ CREATE ROLE qmdb_app LOGIN;
 CREATE ROLE qmdb_peer LOGIN;
 SELECT size FROM qmdb.create_database('priv', 'variable');
 SET ROLE qmdb_app;
-CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE query;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-SELECT pg_temp.err($$SELECT qmdb.create_database('mine')$$);
-SELECT pg_temp.err($$SELECT qmdb.apply_batch('priv', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
-SELECT pg_temp.err($$SELECT qmdb.write('priv', '\x01', '\x02')$$);
-SELECT pg_temp.err($$SELECT qmdb.get('priv', '\x01')$$);
-SELECT pg_temp.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 1, 0))$$);
-SELECT pg_temp.err($$SELECT * FROM qmdb.hello('priv')$$);
-SELECT pg_temp.err($$SELECT qmdb.drop_database('priv')$$);
-SELECT pg_temp.err($$SELECT count(*) FROM qmdb.journal$$);
-SELECT pg_temp.err($$DELETE FROM qmdb.databases$$);
+SELECT regress.err($$SELECT qmdb.create_database('mine')$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('priv', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.write('priv', '\x01', '\x02')$$);
+SELECT regress.err($$SELECT qmdb.get('priv', '\x01')$$);
+SELECT regress.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 1, 0))$$);
+SELECT regress.err($$SELECT * FROM qmdb.hello('priv')$$);
+SELECT regress.err($$SELECT qmdb.drop_database('priv')$$);
+SELECT regress.err($$SELECT count(*) FROM qmdb.journal$$);
+SELECT regress.err($$DELETE FROM qmdb.databases$$);
 -- Harmless things are open: the catalog, the codecs, proof checking.
 SELECT name, size FROM qmdb.databases;
 SELECT qmdb.version() IS NOT NULL AS version_ok;
@@ -32,7 +25,7 @@ GRANT EXECUTE ON FUNCTION qmdb.hello(text), qmdb.serve(text, bytea) TO qmdb_peer
 SET ROLE qmdb_app;
 SELECT size, floor FROM qmdb.apply_batch('priv', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[]);
 SELECT qmdb.get('priv', '\x01');
-SELECT pg_temp.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 4, 2))$$);
+SELECT regress.err($$SELECT qmdb.serve('priv', qmdb.encode_request('boundary', 4, 2))$$);
 RESET ROLE;
 SET ROLE qmdb_peer;
 SELECT length(qmdb.serve('priv', qmdb.encode_request('boundary', 4, 2))) > 0 AS served;

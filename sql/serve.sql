@@ -52,29 +52,22 @@ SELECT h.size, s AS start,
   FROM hist_roots h, generate_series(0, 2) s ORDER BY h.size, s;
 
 -- Errors: distinct, clear, and checked before any work.
-CREATE FUNCTION pg_temp.err(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE query;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-SELECT pg_temp.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 10))$$, :cur_size + 1)) AS beyond_size;
-SELECT pg_temp.err($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', 3, 0, 1))$$) AS not_a_commit;
-SELECT pg_temp.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 10001))$$, :cur_size)) AS over_max_ops;
-SELECT pg_temp.err($$SELECT qmdb.serve('srv', '\x05')$$) AS malformed;
-SELECT pg_temp.err($$SELECT qmdb.serve('srv', '\x01ac0205ff')$$) AS trailing;
-SELECT pg_temp.err($$SELECT qmdb.serve('nope', qmdb.encode_request('boundary', 2, 1))$$) AS unknown_db;
+SELECT regress.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 10))$$, :cur_size + 1)) AS beyond_size;
+SELECT regress.err($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', 3, 0, 1))$$) AS not_a_commit;
+SELECT regress.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 10001))$$, :cur_size)) AS over_max_ops;
+SELECT regress.err($$SELECT qmdb.serve('srv', '\x05')$$) AS malformed;
+SELECT regress.err($$SELECT qmdb.serve('srv', '\x01ac0205ff')$$) AS trailing;
+SELECT regress.err($$SELECT qmdb.serve('nope', qmdb.encode_request('boundary', 2, 1))$$) AS unknown_db;
 SET qmdb.max_response_bytes = 8192;
-SELECT pg_temp.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 1000))$$, :cur_size)) AS over_bytes;
+SELECT regress.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, 0, 1000))$$, :cur_size)) AS over_bytes;
 RESET qmdb.max_response_bytes;
-SELECT pg_temp.err($$SELECT qmdb.verify_proof('\x00', '\x00', 0, ARRAY[]::bytea[])$$) AS short_root;
-SELECT pg_temp.err($$SELECT qmdb.verify_proof(sha256(''), '\x0000', 0, ARRAY['\x01']::bytea[])$$) AS truncated_proof;
+SELECT regress.err($$SELECT qmdb.verify_proof('\x00', '\x00', 0, ARRAY[]::bytea[])$$) AS short_root;
+SELECT regress.err($$SELECT qmdb.verify_proof(sha256(''), '\x0000', 0, ARRAY['\x01']::bytea[])$$) AS truncated_proof;
 
 -- After pruning, ranges below the boundary are refused; above it they verify.
 SELECT floor AS srv_floor FROM qmdb.databases WHERE name = 'srv' \gset
 SELECT qmdb.prune('srv', :srv_floor) = :srv_floor AS pruned;
-SELECT pg_temp.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, %s, 5))$$, :cur_size, :srv_floor - 1)) AS below_boundary;
+SELECT regress.err(format($$SELECT qmdb.serve('srv', qmdb.encode_request('operations', %s, %s, 5))$$, :cur_size, :srv_floor - 1)) AS below_boundary;
 SELECT qmdb.verify_response('srv', decode(:'cur_root', 'hex'), req, qmdb.serve('srv', req)) AS at_boundary_verifies
   FROM (SELECT qmdb.encode_request('boundary', :cur_size, :srv_floor) AS req) r;
 SELECT check_name, ok FROM qmdb.verify('srv');

@@ -1,13 +1,6 @@
 -- The commonware Request and Target codecs through SQL, and the C++ error
 -- boundary: decoder failures arrive as ERRORs with a SQLSTATE, and the
 -- session stays usable afterwards.
-CREATE FUNCTION pg_temp.sqlstate_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE query;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 -- Operations{size 300, start 5, max_ops 1000}: varint size and start, be8 max_ops.
 SELECT encode(qmdb.encode_request('operations', 300, 5, 1000), 'hex');
@@ -16,27 +9,27 @@ SELECT encode(qmdb.encode_request('boundary', 300, 5), 'hex');
 SELECT * FROM qmdb.decode_request(qmdb.encode_request('boundary', 300, 5));
 
 -- Malformed requests: each names what is wrong.
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x02ac0205')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x010505')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x000a000000000000000000')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x000a0000000000000001')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x01ac020500')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x0180000a')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_request('\x')$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_request('fetch', 10, 1, 1)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_request('operations', 10, 10, 1)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_request('operations', 10, 1, 0)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_request('operations', 10, -1, 1)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_request('operations', NULL, 1, 1)$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x02ac0205')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x010505')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x000a000000000000000000')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x000a0000000000000001')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x01ac020500')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x0180000a')$$);
+SELECT regress.err($$SELECT qmdb.decode_request('\x')$$);
+SELECT regress.err($$SELECT qmdb.encode_request('fetch', 10, 1, 1)$$);
+SELECT regress.err($$SELECT qmdb.encode_request('operations', 10, 10, 1)$$);
+SELECT regress.err($$SELECT qmdb.encode_request('operations', 10, 1, 0)$$);
+SELECT regress.err($$SELECT qmdb.encode_request('operations', 10, -1, 1)$$);
+SELECT regress.err($$SELECT qmdb.encode_request('operations', NULL, 1, 1)$$);
 
 -- Targets: root || varint(start) || varint(end).
 SELECT encode(qmdb.encode_target(sha256('\x0000000000000000'), 5, 300), 'hex');
 SELECT range_start, range_end, root = sha256('\x0000000000000000') AS root_ok
   FROM qmdb.decode_target(qmdb.encode_target(sha256('\x0000000000000000'), 5, 300));
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_target('\x00', 1, 2)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.encode_target(sha256(''), 2, 2)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_target(sha256('') || '\x0707'::bytea)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_target(sha256('') || '\x070800'::bytea)$$);
-SELECT pg_temp.sqlstate_of($$SELECT qmdb.decode_target('\x00')$$);
+SELECT regress.err($$SELECT qmdb.encode_target('\x00', 1, 2)$$);
+SELECT regress.err($$SELECT qmdb.encode_target(sha256(''), 2, 2)$$);
+SELECT regress.err($$SELECT qmdb.decode_target(sha256('') || '\x0707'::bytea)$$);
+SELECT regress.err($$SELECT qmdb.decode_target(sha256('') || '\x070800'::bytea)$$);
+SELECT regress.err($$SELECT qmdb.decode_target('\x00')$$);
 -- The error left nothing behind: the session still works.
 SELECT 1 AS still_alive;

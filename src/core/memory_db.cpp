@@ -58,7 +58,8 @@ MemoryDb::from_sync_result(const OpFormat &format, uint64_t start, const std::ve
 		db.mmr_.append(db.hasher_, db.nodes_, op);
 	}
 	uint64_t floor = 0;
-	db.snapshot_ = replay_snapshot(db.size(), [&](uint64_t loc) { return db.op(loc); }, &floor);
+	db.snapshot_ = replay_snapshot(
+	    db.size(), [&](uint64_t loc) { return db.op(loc); }, &floor);
 	db.floor_ = floor;
 	return db;
 }

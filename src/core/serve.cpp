@@ -12,8 +12,8 @@ namespace qmdb {
 Response
 serve_request(Hasher &hasher, ServeSource &db, const Request &req) {
 	if (req.size > db.size())
-		throw Error(ErrorCode::OutOfRange, "requested size " + std::to_string(req.size) + " is beyond the database size " +
-		                                       std::to_string(db.size()));
+		throw Error(ErrorCode::OutOfRange, "requested size " + std::to_string(req.size) +
+		                                       " is beyond the database size " + std::to_string(db.size()));
 	if (req.start >= req.size)
 		throw Error(ErrorCode::InvalidArgument, "request start must be below its size");
 	if (req.start < db.pruning_boundary() || req.size - 1 < db.pruning_boundary())

@@ -72,8 +72,9 @@ bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 		if (nulls[i])
 			out.emplace_back(std::nullopt);
 		else
-			out.emplace_back(bytea_view(reinterpret_cast<bytea *>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(elems[i]); })))
-			                     .to_bytes());
+			out.emplace_back(bytea_view(reinterpret_cast<bytea *>(pg_call([&] {
+				                 return PG_DETOAST_DATUM_PACKED(elems[i]);
+			                 }))).to_bytes());
 	}
 	return out;
 }
@@ -99,7 +100,8 @@ bytea_array_datum(const std::vector<Bytes> &items) {
 		Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (parts.size() + 1)));
 		for (size_t i = 0; i < parts.size(); i++)
 			elems[i] = PointerGetDatum(parts[i]);
-		return PointerGetDatum(construct_array(elems, static_cast<int>(parts.size()), BYTEAOID, -1, false, TYPALIGN_INT));
+		return PointerGetDatum(
+		    construct_array(elems, static_cast<int>(parts.size()), BYTEAOID, -1, false, TYPALIGN_INT));
 	});
 }
 

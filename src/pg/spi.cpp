@@ -161,30 +161,28 @@ Spi::is_null(uint64 row, int col) const {
 	return isnull;
 }
 
-int64
-Spi::i64(uint64 row, int col) const {
+Datum
+Spi::non_null(uint64 row, int col) const {
 	bool isnull;
 	Datum d = value(row, col, &isnull);
 	if (isnull)
-		throw Error(ErrorCode::Internal, "unexpected NULL");
-	return DatumGetInt64(d);
+		throw Error(ErrorCode::Internal, "unexpected NULL in column " + std::to_string(col + 1));
+	return d;
+}
+
+int64
+Spi::i64(uint64 row, int col) const {
+	return DatumGetInt64(non_null(row, col));
 }
 
 int32
 Spi::i32(uint64 row, int col) const {
-	bool isnull;
-	Datum d = value(row, col, &isnull);
-	if (isnull)
-		throw Error(ErrorCode::Internal, "unexpected NULL");
-	return DatumGetInt32(d);
+	return DatumGetInt32(non_null(row, col));
 }
 
 Bytes
 Spi::bytes(uint64 row, int col) const {
-	bool isnull;
-	Datum d = value(row, col, &isnull);
-	if (isnull)
-		throw Error(ErrorCode::Internal, "unexpected NULL");
+	Datum d = non_null(row, col);
 	bytea *b = pg_call([&] { return DatumGetByteaPP(d); });
 	const uint8_t *p = reinterpret_cast<const uint8_t *>(VARDATA_ANY(b));
 	return Bytes(p, p + VARSIZE_ANY_EXHDR(b));
@@ -192,10 +190,7 @@ Spi::bytes(uint64 row, int col) const {
 
 std::string
 Spi::str(uint64 row, int col) const {
-	bool isnull;
-	Datum d = value(row, col, &isnull);
-	if (isnull)
-		throw Error(ErrorCode::Internal, "unexpected NULL");
+	Datum d = non_null(row, col);
 	char *s = pg_call([&] { return TextDatumGetCString(d); });
 	return std::string(s);
 }

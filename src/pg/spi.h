@@ -54,6 +54,7 @@ public:
 
 private:
 	Datum value(uint64 row, int col, bool *isnull) const;
+	Datum non_null(uint64 row, int col) const;
 	uint64 rows_ = 0;
 	bool read_only_;
 	int exceptions_at_start_;

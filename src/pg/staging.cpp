@@ -35,8 +35,9 @@ on_xact(XactEvent event, void *) {
 	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT) {
 		for (const auto &w : writes)
 			if (!w.second.empty())
-				ereport(WARNING, (errmsg("discarding %zu staged writes to database \"%s\"", w.second.size(), w.first.c_str()),
-				                  errhint("Call qmdb.commit('%s') before committing the transaction.", w.first.c_str())));
+				ereport(WARNING,
+				        (errmsg("discarding %zu staged writes to database \"%s\"", w.second.size(), w.first.c_str()),
+				         errhint("Call qmdb.commit('%s') before committing the transaction.", w.first.c_str())));
 		writes.clear();
 	} else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_COMMIT) {
 		writes.clear();

@@ -380,9 +380,8 @@ TEST_P(UpdateDuringSync, EndsAtTheSourceRoot) {
 
 INSTANTIATE_TEST_SUITE_P(Upstream, UpdateDuringSync,
                          ::testing::Values(std::make_pair(20, 10), std::make_pair(50, 1), std::make_pair(100, 5),
-                                           std::make_pair(100, 50), std::make_pair(200, 200),
-                                           std::make_pair(300, 1), std::make_pair(500, 100),
-                                           std::make_pair(64, 64), std::make_pair(30, 300)));
+                                           std::make_pair(100, 50), std::make_pair(200, 200), std::make_pair(300, 1),
+                                           std::make_pair(500, 100), std::make_pair(64, 64), std::make_pair(30, 300)));
 
 // --- explicit finish ---------------------------------------------------------
 
@@ -576,7 +575,9 @@ TEST(EngineBad, DroppedResponsesAreRefetched) {
 	Source s(300);
 	Target t = s.target();
 	int n = 0;
-	SourceFn flaky = [&](const Request &r) { return n++ % 3 == 1 ? Answer{std::nullopt, true} : Answer{s.db.serve(r), false}; };
+	SourceFn flaky = [&](const Request &r) {
+		return n++ % 3 == 1 ? Answer{std::nullopt, true} : Answer{s.db.serve(r), false};
+	};
 	SyncRun run(config(9, 3), t);
 	ASSERT_EQ(run.run(flaky), StepResult::Complete);
 	expect_synced(run, s.db, t);

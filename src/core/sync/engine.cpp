@@ -408,7 +408,8 @@ Engine::finalize() {
 		try {
 			return decode_op(config_.format, journal_.read(target_.end - 1));
 		} catch (const DecodeError &e) {
-			throw EngineError(EngineErrorKind::Database, std::string("the last operation does not decode: ") + e.what());
+			throw EngineError(EngineErrorKind::Database,
+			                  std::string("the last operation does not decode: ") + e.what());
 		}
 	};
 	const Operation last = read_last();

@@ -32,7 +32,8 @@ size_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 void
 check_writable(const TableDatabase &db) {
 	if (db.info().role == "syncing")
-		throw Error(ErrorCode::InvalidArgument, "database \"" + db.info().name + "\" is being synced and cannot be written");
+		throw Error(ErrorCode::InvalidArgument,
+		            "database \"" + db.info().name + "\" is being synced and cannot be written");
 }
 
 } // namespace
@@ -110,8 +111,9 @@ QMDB_FUNCTION(qmdb_apply_batch) {
 	auto vals = bytea_array_arg(fcinfo, 2, "vals");
 	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 3);
 	if (keys.size() != vals.size())
-		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" + std::to_string(keys.size()) +
-		                                            " keys, " + std::to_string(vals.size()) + " values)");
+		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" +
+		                                            std::to_string(keys.size()) + " keys, " +
+		                                            std::to_string(vals.size()) + " values)");
 	Mutations m;
 	for (size_t i = 0; i < keys.size(); i++) {
 		if (!keys[i])

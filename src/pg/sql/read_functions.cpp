@@ -162,8 +162,9 @@ QMDB_FUNCTION(qmdb_verify) {
 
 	Digest root = mmr.root(hasher, inactive_peaks(info.size, info.floor));
 	report("root", root == info.root,
-	       root == info.root ? "recomputed root matches " + to_hex(root)
-	                         : "recomputed root " + to_hex(root) + " differs from the catalog root " + to_hex(info.root));
+	       root == info.root
+	           ? "recomputed root matches " + to_hex(root)
+	           : "recomputed root " + to_hex(root) + " differs from the catalog root " + to_hex(info.root));
 
 	// Stored node digests against the recomputed ones.
 	uint64_t first_bad = UINT64_MAX, checked = 0;
@@ -176,8 +177,9 @@ QMDB_FUNCTION(qmdb_verify) {
 		}
 	}
 	report("nodes", first_bad == UINT64_MAX,
-	       first_bad == UINT64_MAX ? std::to_string(checked) + " node digests match"
-	                               : "node digest at position " + std::to_string(first_bad) + " differs from the journal");
+	       first_bad == UINT64_MAX
+	           ? std::to_string(checked) + " node digests match"
+	           : "node digest at position " + std::to_string(first_bad) + " differs from the journal");
 
 	// State against a replay from the floor.
 	uint64 rows = spi.exec("SELECT key, loc, value FROM qmdb.state WHERE db_id = $1", {int4_param(info.id)});
@@ -215,8 +217,8 @@ QMDB_FUNCTION(qmdb_proof) {
 	uint64_t start = location_arg(fcinfo, 2, "start");
 	uint64_t max_ops = location_arg(fcinfo, 3, "max_ops");
 	if (max_ops == 0 || max_ops > static_cast<uint64_t>(max_serve_ops))
-		throw Error(ErrorCode::LimitExceeded, "max_ops must be between 1 and qmdb.max_serve_ops (" +
-		                                          std::to_string(max_serve_ops) + ")");
+		throw Error(ErrorCode::LimitExceeded,
+		            "max_ops must be between 1 and qmdb.max_serve_ops (" + std::to_string(max_serve_ops) + ")");
 	Response resp;
 	{
 		Spi spi(true);

@@ -52,7 +52,8 @@ QMDB_FUNCTION(qmdb_serve) {
 	Request req = decode_request(bytea_view(PG_GETARG_BYTEA_PP(1)));
 	if (req.kind == RequestKind::Operations && req.max_ops > static_cast<uint64_t>(max_serve_ops))
 		throw Error(ErrorCode::LimitExceeded, "request asks for " + std::to_string(req.max_ops) +
-		                                          " operations; qmdb.max_serve_ops is " + std::to_string(max_serve_ops));
+		                                          " operations; qmdb.max_serve_ops is " +
+		                                          std::to_string(max_serve_ops));
 	Bytes out;
 	{
 		Spi spi(true);
@@ -68,7 +69,8 @@ QMDB_FUNCTION(qmdb_serve) {
 		uint64_t estimate = db.ops_bytes(req.start, end) + (MAX_PROOF_DIGESTS_PER_ELEMENT + 64) * 32 + 64;
 		if (estimate > static_cast<uint64_t>(max_response_bytes))
 			throw Error(ErrorCode::LimitExceeded, "the response would exceed qmdb.max_response_bytes (" +
-			                                          std::to_string(max_response_bytes) + " bytes); ask for fewer operations");
+			                                          std::to_string(max_response_bytes) +
+			                                          " bytes); ask for fewer operations");
 		out = encode_response(serve_request(db.hasher(), db, req));
 	}
 	PG_RETURN_BYTEA_P(to_bytea(out));

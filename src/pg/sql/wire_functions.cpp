@@ -5,12 +5,10 @@
 #include "core/mmr.h"
 #include "core/wire.h"
 
-
 #include <cstring>
 
 using namespace qmdb;
 using namespace qmdb::pg;
-
 
 // qmdb.version() -> text
 QMDB_FUNCTION(qmdb_version) {

@@ -57,7 +57,8 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	          format.key_size ? int8_param(*format.key_size) : Param{INT8OID, 0, true},
 	          format.value_size ? int8_param(*format.value_size) : Param{INT8OID, 0, true}, bytea_param(root)});
 	int64 id = spi.i32(0, 0);
-	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)", {int4_param(static_cast<int32>(id)), bytea_param(op)});
+	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)",
+	         {int4_param(static_cast<int32>(id)), bytea_param(op)});
 	spi.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(*nodes.get(0))});
 	Bytes bits(BITS_PER_CHUNK / 8, 0);
@@ -97,8 +98,8 @@ TableDatabase::location_of(const Bytes &key) {
 	auto it = locations_.find(key);
 	if (it != locations_.end())
 		return it->second;
-	uint64 n = spi_.exec("SELECT loc FROM qmdb.state WHERE db_id = $1 AND key = $2",
-	                     {int4_param(info_.id), bytea_param(key)});
+	uint64 n =
+	    spi_.exec("SELECT loc FROM qmdb.state WHERE db_id = $1 AND key = $2", {int4_param(info_.id), bytea_param(key)});
 	std::optional<uint64_t> loc = n ? std::optional<uint64_t>(spi_.i64(0, 0)) : std::nullopt;
 	locations_[key] = loc;
 	return loc;
@@ -134,7 +135,8 @@ TableDatabase::read(uint64_t loc) {
 	}
 	auto it = window_.find(loc);
 	if (it == window_.end())
-		throw Error(ErrorCode::DataCorrupted, "bitmap marks " + std::to_string(loc) + " active but the journal has no row");
+		throw Error(ErrorCode::DataCorrupted,
+		            "bitmap marks " + std::to_string(loc) + " active but the journal has no row");
 	return it->second;
 }
 
@@ -176,9 +178,10 @@ TableDatabase::flush_bitmap() {
 		indexes.push_back(static_cast<int64>(d.first));
 		rows.push_back(&bitmap_.at(d.first));
 	}
-	spi_.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b) "
-	          "ON CONFLICT (db_id, chunk) DO UPDATE SET bits = EXCLUDED.bits",
-	          {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
+	spi_.exec(
+	    "INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b) "
+	    "ON CONFLICT (db_id, chunk) DO UPDATE SET bits = EXCLUDED.bits",
+	    {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
 	bitmap_dirty_.clear();
 }
 
@@ -230,7 +233,8 @@ TableDatabase::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
 		digests.emplace_back(p.second.begin(), p.second.end());
 	}
 	if (!positions.empty())
-		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
+		          "t(p, d)",
 		          {id, int8_array_param(positions), bytea_array_param(digests)});
 	chunks_.clear();
 	pending_.clear();
@@ -259,7 +263,8 @@ TableDatabase::flush_nodes() {
 		indexes.push_back(static_cast<int64>(index));
 		rows.push_back(std::move(row));
 	}
-	spi_.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS t(c, d) "
+	spi_.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS "
+	          "t(c, d) "
 	          "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
 	          {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
 	pending_start_ = pos;
@@ -311,13 +316,15 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 		(live ? update_values : insert_values).push_back(&batch.ops[*d.second - batch.base].value);
 	}
 	if (!update_keys.empty())
-		spi_.exec("UPDATE qmdb.state s SET loc = t.l, value = t.v "
-		          "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
-		          {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
+		spi_.exec(
+		    "UPDATE qmdb.state s SET loc = t.l, value = t.v "
+		    "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
+		    {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
 	if (!insert_keys.empty())
-		spi_.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
-		          "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
-		          {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
+		spi_.exec(
+		    "INSERT INTO qmdb.state (db_id, key, loc, value) "
+		    "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
+		    {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
 	if (!delete_keys.empty())
 		spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(delete_keys)});
 
@@ -346,8 +353,8 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 uint64_t
 TableDatabase::prune(uint64_t loc) {
 	if (loc > info_.floor)
-		throw Error(ErrorCode::InvalidArgument, "cannot prune to " + std::to_string(loc) + ": beyond the floor " +
-		                                            std::to_string(info_.floor));
+		throw Error(ErrorCode::InvalidArgument,
+		            "cannot prune to " + std::to_string(loc) + ": beyond the floor " + std::to_string(info_.floor));
 	if (loc <= info_.pruning_boundary)
 		return info_.pruning_boundary;
 	Param id = int4_param(info_.id);
@@ -363,14 +370,17 @@ TableDatabase::prune(uint64_t loc) {
 	}
 	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
 	if (!positions.empty())
-		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
+		          "t(p, d)",
 		          {id, int8_array_param(positions), bytea_array_param(digests)});
 	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2", {id, int8_param(static_cast<int64>(loc))});
 	// Only whole chunks below the boundary go; a straddling chunk stays.
 	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND (chunk + 1) * 32 <= $2",
 	          {id, int8_param(static_cast<int64>(location_to_position(loc)))});
-	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1 AND (chunk + 1) * 8192 <= $2", {id, int8_param(static_cast<int64>(loc))});
-	spi_.exec("UPDATE qmdb.databases SET pruning_boundary = $2 WHERE id = $1", {id, int8_param(static_cast<int64>(loc))});
+	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1 AND (chunk + 1) * 8192 <= $2",
+	          {id, int8_param(static_cast<int64>(loc))});
+	spi_.exec("UPDATE qmdb.databases SET pruning_boundary = $2 WHERE id = $1",
+	          {id, int8_param(static_cast<int64>(loc))});
 	chunks_.clear();
 	info_.pruning_boundary = loc;
 	return loc;
@@ -379,11 +389,11 @@ TableDatabase::prune(uint64_t loc) {
 uint64_t
 TableDatabase::floor_at(uint64_t n) const {
 	if (n == 0 || n > info_.size)
-		throw Error(ErrorCode::OutOfRange, "size " + std::to_string(n) + " is outside the database (size " +
-		                                       std::to_string(info_.size) + ")");
+		throw Error(ErrorCode::OutOfRange,
+		            "size " + std::to_string(n) + " is outside the database (size " + std::to_string(info_.size) + ")");
 	if (n - 1 < info_.pruning_boundary)
-		throw Error(ErrorCode::Pruned, "the commit ending size " + std::to_string(n) + " is below the pruning boundary " +
-		                                   std::to_string(info_.pruning_boundary));
+		throw Error(ErrorCode::Pruned, "the commit ending size " + std::to_string(n) +
+		                                   " is below the pruning boundary " + std::to_string(info_.pruning_boundary));
 	if (spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc = $2",
 	              {int4_param(info_.id), int8_param(static_cast<int64>(n - 1))}) == 0)
 		throw Error(ErrorCode::DataCorrupted, "journal row " + std::to_string(n - 1) + " is missing");
@@ -397,11 +407,12 @@ TableDatabase::floor_at(uint64_t n) const {
 
 std::vector<Bytes>
 TableDatabase::read_ops(uint64_t start, uint64_t end) {
-	uint64 n = spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
-	                     {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	uint64 n =
+	    spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
+	              {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
 	if (n != end - start)
-		throw Error(ErrorCode::DataCorrupted, "journal rows missing in [" + std::to_string(start) + ", " +
-		                                          std::to_string(end) + ")");
+		throw Error(ErrorCode::DataCorrupted,
+		            "journal rows missing in [" + std::to_string(start) + ", " + std::to_string(end) + ")");
 	std::vector<Bytes> out;
 	out.reserve(n);
 	for (uint64 i = 0; i < n; i++)
@@ -413,8 +424,9 @@ uint64_t
 TableDatabase::ops_bytes(uint64_t start, uint64_t end) {
 	if (info_.format.encoding == Encoding::Fixed)
 		return (end - start) * info_.format.fixed_total();
-	spi_.exec("SELECT coalesce(sum(octet_length(op)), 0)::int8 FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
-	          {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	spi_.exec(
+	    "SELECT coalesce(sum(octet_length(op)), 0)::int8 FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+	    {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
 	return static_cast<uint64_t>(spi_.i64(0, 0));
 }
 
