@@ -1,5 +1,7 @@
 #include "spi.h"
 
+#include "datum.h"
+
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -23,20 +25,9 @@ int8_param(int64 v) {
 	return {INT8OID, Int64GetDatum(v), false};
 }
 
-static bytea *
-make_bytea(ByteView v) {
-	return pg_call([&] {
-		bytea *b = static_cast<bytea *>(palloc(VARHDRSZ + v.size));
-		SET_VARSIZE(b, VARHDRSZ + v.size);
-		if (v.size)
-			std::memcpy(VARDATA(b), v.data, v.size);
-		return b;
-	});
-}
-
 Param
 bytea_param(ByteView v) {
-	return {BYTEAOID, PointerGetDatum(make_bytea(v)), false};
+	return {BYTEAOID, PointerGetDatum(to_bytea(v)), false};
 }
 
 Param

@@ -3,6 +3,7 @@
 
 #include "core/codec.h"
 #include "core/hash.h"
+#include "core/operation.h"
 
 #include <string>
 
@@ -33,6 +34,16 @@ to_val(uint64_t i, uint64_t s) {
 inline Bytes
 bytes_of(const Digest &d) {
 	return Bytes(d.begin(), d.end());
+}
+
+// commonware's Digest layout: fixed encoding, 32-byte keys and values.
+inline OpFormat
+fixed32_format() {
+	OpFormat f;
+	f.encoding = Encoding::Fixed;
+	f.key_size = 32;
+	f.value_size = 32;
+	return f;
 }
 
 inline std::string

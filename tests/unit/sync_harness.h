@@ -14,15 +14,6 @@
 
 namespace qmdb::test {
 
-inline OpFormat
-fixed32_format() {
-	OpFormat f;
-	f.encoding = Encoding::Fixed;
-	f.key_size = 32;
-	f.value_size = 32;
-	return f;
-}
-
 // A database of at least `n` operations: random updates and deletes over a
 // small key space, committed in batches (like upstream's create_ops + commit).
 inline void

@@ -21,11 +21,7 @@ kind_of(const std::function<void()> &f) {
 
 OpFormat
 fixed32() {
-	OpFormat f;
-	f.encoding = Encoding::Fixed;
-	f.key_size = 32;
-	f.value_size = 32;
-	return f;
+	return test::fixed32_format();
 }
 
 } // namespace
