@@ -52,7 +52,8 @@ CREATE TABLE qmdb.databases (
 	role text NOT NULL DEFAULT 'source' CHECK (role IN ('source', 'syncing', 'replica')),
 	created_at timestamptz NOT NULL DEFAULT now(),
 	CHECK (encoding = 'variable' OR (key_size IS NOT NULL AND value_size IS NOT NULL)),
-	CHECK (pruning_boundary <= floor AND floor < size)
+	-- A database being synced holds no commit yet; its numbers are set on completion.
+	CHECK (role = 'syncing' OR (pruning_boundary <= floor AND floor < size))
 );
 CREATE SEQUENCE qmdb.databases_id_seq AS integer OWNED BY qmdb.databases.id;
 ALTER TABLE qmdb.databases ALTER COLUMN id SET DEFAULT nextval('qmdb.databases_id_seq');
@@ -243,4 +244,141 @@ REVOKE ALL ON FUNCTION qmdb.create_database(text, text, integer, integer), qmdb.
 	qmdb.prune(text, bigint), qmdb.get(text, bytea), qmdb.entries(text), qmdb.root(text), qmdb.target(text),
 	qmdb.operations(text, bigint, bigint), qmdb.verify(text), qmdb.proof(text, bigint, bigint, bigint),
 	qmdb.hello(text), qmdb.serve(text, bytea)
+	FROM PUBLIC;
+
+---------------------------------------------------------------------------
+-- State sync from peers
+---------------------------------------------------------------------------
+
+-- One row per sync job; the database it fills has role 'syncing' until the
+-- job completes. Everything the worker needs to resume lives here.
+CREATE TABLE qmdb.sync_jobs (
+	db_id integer PRIMARY KEY,
+	db_name text NOT NULL UNIQUE,
+	peers text[] NOT NULL,                  -- connection strings: never shown (column grants)
+	root bytea NOT NULL CHECK (length(root) = 32),
+	range_start bigint NOT NULL,
+	range_end bigint NOT NULL,
+	options jsonb NOT NULL DEFAULT '{}',
+	state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'paused', 'complete', 'failed', 'cancelled')),
+	phase text NOT NULL DEFAULT 'starting',
+	finish_requested boolean NOT NULL DEFAULT false,
+	journal_start bigint NOT NULL,
+	journal_size bigint NOT NULL,
+	pins bytea,                             -- the verified pins of range_start, once known
+	outstanding integer NOT NULL DEFAULT 0,
+	responses_accepted bigint NOT NULL DEFAULT 0,
+	responses_rejected bigint NOT NULL DEFAULT 0,
+	target_updates bigint NOT NULL DEFAULT 0,
+	bytes_received bigint NOT NULL DEFAULT 0,
+	ops_per_sec double precision,
+	targets_reached bigint NOT NULL DEFAULT 0,
+	last_error text,
+	last_error_at timestamptz,
+	worker_pid integer,
+	created_by name NOT NULL DEFAULT current_user,
+	started_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	completed_at timestamptz,
+	CHECK (range_start < range_end)
+);
+
+-- Target updates not yet taken by the worker, in order.
+CREATE TABLE qmdb.sync_updates (
+	seq bigserial PRIMARY KEY,
+	db_id integer NOT NULL,
+	root bytea NOT NULL CHECK (length(root) = 32),
+	range_start bigint NOT NULL,
+	range_end bigint NOT NULL
+);
+
+-- Per peer of a job: what the worker last saw.
+CREATE TABLE qmdb.sync_peer_stats (
+	db_id integer NOT NULL,
+	peer integer NOT NULL,                  -- index into sync_jobs.peers (1-based)
+	conninfo_masked text NOT NULL,
+	state text NOT NULL,
+	in_flight integer NOT NULL DEFAULT 0,
+	ops bigint NOT NULL DEFAULT 0,
+	bytes bigint NOT NULL DEFAULT 0,
+	latency_ms double precision,
+	rejects bigint NOT NULL DEFAULT 0,
+	banned_at timestamptz,
+	ban_reason text,
+	last_error text,
+	last_error_at timestamptz,
+	PRIMARY KEY (db_id, peer)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('qmdb.sync_jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.sync_updates', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.sync_updates_seq_seq', '');
+REVOKE ALL ON qmdb.sync_jobs, qmdb.sync_updates, qmdb.sync_peer_stats FROM PUBLIC;
+
+CREATE VIEW qmdb.sync_status AS
+SELECT j.db_name AS db, j.state, j.phase, j.root AS target_root, j.range_start, j.range_end,
+       j.journal_size,
+       round(100.0 * (j.journal_size - j.range_start) / greatest(j.range_end - j.range_start, 1), 1) AS percent,
+       round(j.ops_per_sec::numeric, 0) AS ops_per_sec,
+       CASE WHEN j.ops_per_sec > 0 AND j.state = 'running'
+            THEN make_interval(secs => (j.range_end - j.journal_size) / j.ops_per_sec) END AS eta,
+       j.outstanding, j.bytes_received, j.responses_accepted, j.responses_rejected, j.target_updates,
+       j.targets_reached, j.finish_requested,
+       (j.state = 'running' AND j.updated_at < now() - interval '60 seconds') AS stalled,
+       j.last_error, j.last_error_at, j.worker_pid, j.started_at, j.updated_at, j.completed_at
+  FROM qmdb.sync_jobs j;
+
+CREATE VIEW qmdb.sync_peers AS
+SELECT j.db_name AS db, p.peer, p.conninfo_masked AS conninfo, p.state, p.in_flight, p.ops, p.bytes,
+       round(p.latency_ms::numeric, 1) AS latency_ms, p.rejects, p.banned_at, p.ban_reason,
+       p.last_error, p.last_error_at
+  FROM qmdb.sync_peer_stats p JOIN qmdb.sync_jobs j USING (db_id);
+
+REVOKE ALL ON qmdb.sync_status, qmdb.sync_peers FROM PUBLIC;
+GRANT SELECT ON qmdb.sync_status, qmdb.sync_peers TO pg_monitor;
+
+CREATE FUNCTION qmdb.sync_start(db text, peers text[], root bytea, range_start bigint, range_end bigint,
+	options jsonb DEFAULT '{}')
+	RETURNS void
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_start';
+
+CREATE FUNCTION qmdb.sync_update_target(db text, root bytea, range_start bigint, range_end bigint)
+	RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_update_target';
+
+CREATE FUNCTION qmdb.sync_finish(db text) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_finish';
+
+CREATE FUNCTION qmdb.sync_pause(db text) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_pause';
+
+CREATE FUNCTION qmdb.sync_resume(db text) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_resume';
+
+CREATE FUNCTION qmdb.sync_cancel(db text, drop_data boolean DEFAULT false) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_cancel';
+
+-- Wait until the job is complete, failed or cancelled (or at its target and
+-- waiting for sync_finish); returns its state. NULL timeout waits forever.
+CREATE FUNCTION qmdb.sync_wait(db text, timeout interval DEFAULT NULL) RETURNS text
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sync_wait';
+
+-- Ask one peer for its current target. Untrusted: for the operator to look
+-- at, never adopted automatically.
+CREATE FUNCTION qmdb.fetch_target(conninfo text, db text,
+	OUT root bytea, OUT range_start bigint, OUT range_end bigint)
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_fetch_target';
+
+REVOKE ALL ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb),
+	qmdb.sync_update_target(text, bytea, bigint, bigint), qmdb.sync_finish(text), qmdb.sync_pause(text),
+	qmdb.sync_resume(text), qmdb.sync_cancel(text, boolean), qmdb.sync_wait(text, interval),
+	qmdb.fetch_target(text, text)
 	FROM PUBLIC;

@@ -79,6 +79,26 @@ bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 	return out;
 }
 
+std::vector<std::string>
+text_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
+	Datum *elems = nullptr;
+	bool *nulls = nullptr;
+	int count = 0;
+	pg_call([&] {
+		ArrayType *a = PG_GETARG_ARRAYTYPE_P(n);
+		deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+	});
+	std::vector<std::string> out;
+	for (int i = 0; i < count; i++) {
+		if (nulls[i])
+			throw Error(ErrorCode::NullValue, std::string(what) + " must not contain NULL");
+		out.push_back(pg_call([&] { return text_to_cstring(DatumGetTextPP(elems[i])); }));
+	}
+	return out;
+}
+
 Datum
 tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls) {
 	return pg_call([&] {

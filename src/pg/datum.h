@@ -22,6 +22,8 @@ uint64_t location_arg(FunctionCallInfo fcinfo, int n, const char *what);
 std::optional<Bytes> opt_bytes_arg(FunctionCallInfo fcinfo, int n);
 // A bytea[] argument; NULL elements come back as nullopt.
 std::vector<std::optional<Bytes>> bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what);
+// A text[] argument; Error(NullValue) for a NULL array or element.
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Build one composite result row of the function's declared type.
 Datum tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 Datum bytea_array_datum(const std::vector<Bytes> &items);

@@ -10,6 +10,7 @@ namespace qmdb::pg {
 
 int max_serve_ops = 10000;
 int max_response_bytes = 64 * 1024 * 1024;
+char *launcher_database = nullptr;
 
 void
 define_gucs() {
@@ -19,6 +20,9 @@ define_gucs() {
 	DefineCustomIntVariable("qmdb.max_response_bytes", "Largest response qmdb.serve will build.", nullptr,
 	                        &max_response_bytes, 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
 	                        nullptr, nullptr, nullptr);
+	DefineCustomStringVariable("qmdb.launcher_database", "Database where the sync launcher resumes jobs.",
+	                           "Sync jobs in other databases resume when sync_resume or sync_wait is called.",
+	                           &launcher_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("qmdb");
 }
 

@@ -8,6 +8,9 @@ extern int max_serve_ops;
 // Largest encoded response qmdb.serve will build, in bytes.
 extern int max_response_bytes;
 
+// The database in which the sync launcher looks for jobs.
+extern char *launcher_database;
+
 void define_gucs();
 
 } // namespace qmdb::pg

@@ -4,6 +4,10 @@
 #include "pg_headers.h"
 #include "staging.h"
 
+namespace qmdb::pg {
+void register_sync_launcher();
+}
+
 extern "C" {
 PG_MODULE_MAGIC;
 
@@ -13,5 +17,9 @@ void
 _PG_init(void) {
 	qmdb::pg::define_gucs();
 	qmdb::pg::register_staging_callbacks();
+	// Only a preloaded library can register static workers: without it,
+	// jobs still run, but resume after a restart only on sync_resume/sync_wait.
+	if (process_shared_preload_libraries_in_progress)
+		qmdb::pg::register_sync_launcher();
 }
 }

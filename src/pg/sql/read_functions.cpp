@@ -98,7 +98,7 @@ QMDB_FUNCTION(qmdb_verify) {
 	std::vector<Digest> pins;
 	bool pins_ok = true;
 	for (uint64_t pos : nodes_to_pin(info.pruning_boundary)) {
-		auto d = db.get(pos);
+		auto d = db.nodes().get(pos);
 		if (!d) {
 			pins_ok = false;
 			break;
@@ -169,7 +169,7 @@ QMDB_FUNCTION(qmdb_verify) {
 	// Stored node digests against the recomputed ones.
 	uint64_t first_bad = UINT64_MAX, checked = 0;
 	for (uint64_t pos = location_to_position(info.pruning_boundary); pos < location_to_position(info.size); pos++) {
-		auto stored = db.get(pos);
+		auto stored = db.nodes().get(pos);
 		checked++;
 		if (!stored || *stored != *rebuilt.get(pos)) {
 			first_bad = pos;

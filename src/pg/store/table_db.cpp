@@ -36,7 +36,8 @@ TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock) : spi
 		throw Error(ErrorCode::DataCorrupted, "stored root is not 32 bytes");
 	std::memcpy(info_.root.data(), root.data(), 32);
 	info_.role = spi_.str(0, 9);
-	pending_start_ = location_to_position(info_.size);
+	nodes_ = NodeTable(info_.id, location_to_position(info_.size));
+	nodes_.attach(spi_);
 }
 
 void
@@ -185,92 +186,6 @@ TableDatabase::flush_bitmap() {
 	bitmap_dirty_.clear();
 }
 
-const Bytes &
-TableDatabase::chunk(uint64_t index) {
-	auto it = chunks_.find(index);
-	if (it != chunks_.end())
-		return it->second;
-	uint64 n = spi_.exec("SELECT digests FROM qmdb.nodes WHERE db_id = $1 AND chunk = $2",
-	                     {int4_param(info_.id), int8_param(static_cast<int64>(index))});
-	return chunks_[index] = n ? spi_.bytes(0, 0) : Bytes();
-}
-
-std::optional<Digest>
-TableDatabase::get(uint64_t pos) {
-	if (pos >= pending_start_ && pos < pending_start_ + pending_.size())
-		return pending_[pos - pending_start_];
-	const Bytes &c = chunk(pos / NODES_PER_CHUNK);
-	size_t off = (pos % NODES_PER_CHUNK) * 32;
-	Digest d;
-	if (off + 32 <= c.size()) {
-		std::memcpy(d.data(), c.data() + off, 32);
-		return d;
-	}
-	if (spi_.exec("SELECT digest FROM qmdb.pins WHERE db_id = $1 AND pos = $2",
-	              {int4_param(info_.id), int8_param(static_cast<int64>(pos))}) == 0)
-		return std::nullopt;
-	Bytes b = spi_.bytes(0, 0);
-	std::memcpy(d.data(), b.data(), 32);
-	return d;
-}
-
-void
-TableDatabase::put(uint64_t pos, const Digest &digest) {
-	if (pos != pending_start_ + pending_.size())
-		throw Error(ErrorCode::Internal, "MMR nodes must be appended in order");
-	pending_.push_back(digest);
-}
-
-void
-TableDatabase::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
-	Param id = int4_param(info_.id);
-	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
-	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
-	std::vector<int64> positions;
-	std::vector<Bytes> digests;
-	for (const auto &p : pins) {
-		positions.push_back(static_cast<int64>(p.first));
-		digests.emplace_back(p.second.begin(), p.second.end());
-	}
-	if (!positions.empty())
-		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
-		          "t(p, d)",
-		          {id, int8_array_param(positions), bytea_array_param(digests)});
-	chunks_.clear();
-	pending_.clear();
-	pending_start_ = pos;
-}
-
-void
-TableDatabase::flush_nodes() {
-	if (pending_.empty())
-		return;
-	std::vector<int64> indexes;
-	std::vector<Bytes> rows;
-	uint64_t pos = pending_start_;
-	size_t i = 0;
-	while (i < pending_.size()) {
-		uint64_t index = pos / NODES_PER_CHUNK;
-		// Start from what the chunk already holds below `pos`.
-		Bytes row = chunk(index);
-		row.resize((pos % NODES_PER_CHUNK) * 32);
-		while (i < pending_.size() && (pos / NODES_PER_CHUNK) == index) {
-			row.insert(row.end(), pending_[i].begin(), pending_[i].end());
-			i++;
-			pos++;
-		}
-		chunks_[index] = row;
-		indexes.push_back(static_cast<int64>(index));
-		rows.push_back(std::move(row));
-	}
-	spi_.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS "
-	          "t(c, d) "
-	          "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
-	          {int4_param(info_.id), int8_array_param(indexes), bytea_array_param(rows)});
-	pending_start_ = pos;
-	pending_.clear();
-}
-
 CommitResult
 TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
 	for (const auto &m : mutations) {
@@ -292,10 +207,10 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	          "SELECT $1, $2 + t.ord - 1, t.op FROM unnest($3::bytea[]) WITH ORDINALITY AS t(op, ord)",
 	          {id, int8_param(static_cast<int64>(batch.base)), bytea_array_param(encoded)});
 
-	Mmr mmr(*this, info_.size);
+	Mmr mmr(nodes_, info_.size);
 	for (const Bytes &op : encoded)
-		mmr.append(hasher_, *this, op);
-	flush_nodes();
+		mmr.append(hasher_, nodes_, op);
+	nodes_.flush();
 	uint64_t new_size = batch.base + batch.ops.size();
 	Digest root = mmr.root(hasher_, inactive_peaks(new_size, batch.floor));
 
@@ -362,7 +277,7 @@ TableDatabase::prune(uint64_t loc) {
 	std::vector<int64> positions;
 	std::vector<Bytes> digests;
 	for (uint64_t pos : nodes_to_pin(loc)) {
-		auto d = get(pos);
+		auto d = nodes_.get(pos);
 		if (!d)
 			throw Error(ErrorCode::DataCorrupted, "pinned node " + std::to_string(pos) + " is missing");
 		positions.push_back(static_cast<int64>(pos));
@@ -381,7 +296,7 @@ TableDatabase::prune(uint64_t loc) {
 	          {id, int8_param(static_cast<int64>(loc))});
 	spi_.exec("UPDATE qmdb.databases SET pruning_boundary = $2 WHERE id = $1",
 	          {id, int8_param(static_cast<int64>(loc))});
-	chunks_.clear();
+	nodes_.drop_cache();
 	info_.pruning_boundary = loc;
 	return loc;
 }

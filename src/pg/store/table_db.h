@@ -6,6 +6,7 @@
 #pragma once
 
 #include "../spi.h"
+#include "node_table.h"
 
 #include "core/memory_db.h"
 #include "core/serve.h"
@@ -28,10 +29,9 @@ struct DbInfo {
 	std::string role;
 };
 
-constexpr uint64_t NODES_PER_CHUNK = 32;
 constexpr uint64_t BITS_PER_CHUNK = 8192;
 
-class TableDatabase : public WriterState, public ServeSource, public NodeStore {
+class TableDatabase : public WriterState, public ServeSource {
 public:
 	// Load the catalog row of `name`; with `lock`, take it FOR UPDATE so
 	// writers to one database serialize. Error(NotFound) if it does not exist.
@@ -61,15 +61,9 @@ public:
 	uint64_t pruning_boundary() const override { return info_.pruning_boundary; }
 	uint64_t floor_at(uint64_t n) const override;
 	std::vector<Bytes> read_ops(uint64_t start, uint64_t end) override;
-	NodeStore &nodes() override { return *this; }
+	NodeTable &nodes() override { return nodes_; }
 	// Bytes of the operations in [start, end), without reading them.
 	uint64_t ops_bytes(uint64_t start, uint64_t end);
-
-	// NodeStore
-	std::optional<Digest> get(uint64_t pos) override;
-	void put(uint64_t pos, const Digest &digest) override;
-	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
-	void flush_nodes();
 
 	Hasher &hasher() { return hasher_; }
 
@@ -80,7 +74,6 @@ public:
 
 private:
 	void prefetch_locations(const Mutations &mutations);
-	const Bytes &chunk(uint64_t index);
 	Bytes &bitmap_chunk(uint64_t index);
 
 	Spi &spi_;
@@ -91,9 +84,7 @@ private:
 	uint64_t window_start_ = 0, window_end_ = 0;          // window_ covers [start, end)
 	std::map<uint64_t, Bytes> bitmap_;                    // chunk -> bits
 	std::map<uint64_t, bool> bitmap_dirty_;
-	std::map<uint64_t, Bytes> chunks_;                    // chunk index -> digests as stored
-	uint64_t pending_start_ = 0;                          // position of pending_[0]
-	std::vector<Digest> pending_;                         // appended, not yet written
+	NodeTable nodes_{0, 0};
 };
 
 } // namespace qmdb::pg

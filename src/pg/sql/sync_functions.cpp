@@ -1,0 +1,305 @@
+// SQL control of sync jobs: start, move the target, finish, pause, resume,
+// cancel, wait; and asking a peer for its target.
+#include "../datum.h"
+#include "../spi.h"
+#include "../sync/job.h"
+#include "../sync/peer.h"
+
+#include "core/mmr.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+#include <libpq-fe.h>
+
+#include <cstring>
+
+using namespace qmdb;
+using namespace qmdb::pg;
+
+namespace {
+
+Digest
+root_arg(FunctionCallInfo fcinfo, int n) {
+	auto b = opt_bytes_arg(fcinfo, n);
+	if (!b)
+		throw Error(ErrorCode::NullValue, "root must not be NULL");
+	if (b->size() != 32)
+		throw Error(ErrorCode::InvalidArgument, "root must be 32 bytes, got " + std::to_string(b->size()));
+	Digest d;
+	std::memcpy(d.data(), b->data(), 32);
+	return d;
+}
+
+void
+check_range(uint64_t start, uint64_t end) {
+	if (start >= end)
+		throw Error(ErrorCode::InvalidArgument, "range_start must be below range_end (an empty range has nothing to sync)");
+	if (end > MAX_LEAVES)
+		throw Error(ErrorCode::InvalidArgument, "range_end exceeds 2^62");
+}
+
+// Non-superusers must authenticate to peers with a password (as postgres_fdw).
+void
+check_peer_conninfo(const std::string &conninfo) {
+	std::string err = conninfo_error(conninfo);
+	if (!err.empty())
+		throw Error(ErrorCode::InvalidArgument, "invalid peer connection string: " + err);
+	if (!superuser() && !conninfo_has_password(conninfo))
+		throw Error(ErrorCode::InvalidArgument,
+		            "password is required: non-superusers must give a password in each peer's connection string");
+}
+
+int32
+job_id(Spi &spi, const std::string &db) {
+	if (spi.exec("SELECT db_id FROM qmdb.sync_jobs WHERE db_name = $1 FOR UPDATE", {text_param(db)}) == 0)
+		throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");
+	return spi.i32(0, 0);
+}
+
+bool
+worker_running(Spi &spi, int32 id) {
+	spi.exec("SELECT pg_catalog.pg_try_advisory_lock($1, $2)::int4", {int4_param(SYNC_LOCK_CLASS), int4_param(id)});
+	if (spi.i32(0, 0) == 0)
+		return true;
+	spi.exec("SELECT pg_catalog.pg_advisory_unlock($1, $2)", {int4_param(SYNC_LOCK_CLASS), int4_param(id)});
+	return false;
+}
+
+} // namespace
+
+// qmdb.sync_start(db, peers, root, range_start, range_end, options)
+QMDB_FUNCTION(qmdb_sync_start) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	if (db.empty() || db.size() > 63)
+		throw Error(ErrorCode::InvalidArgument, "a database name has 1 to 63 bytes");
+	std::vector<std::string> peers = text_array_arg(fcinfo, 1, "peers");
+	if (peers.empty())
+		throw Error(ErrorCode::InvalidArgument, "no peers: give at least one connection string");
+	for (const auto &p : peers)
+		check_peer_conninfo(p);
+	Digest root = root_arg(fcinfo, 2);
+	uint64_t start = location_arg(fcinfo, 3, "range_start");
+	uint64_t end = location_arg(fcinfo, 4, "range_end");
+	check_range(start, end);
+	std::string options = "{}";
+	if (!PG_ARGISNULL(5)) {
+		char *s = pg_call([&] { return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(5))); });
+		options = s;
+	}
+	Spi spi;
+	SyncOptions opts = parse_sync_options(spi, options);
+	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
+		throw Error(ErrorCode::AlreadyExists, "database \"" + db + "\" already exists (drop it, or sync into another name)");
+	auto size_param = [](const std::optional<uint32_t> &v) { return v ? int8_param(*v) : qmdb::pg::Param{INT8OID, 0, true}; };
+	spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
+	         "VALUES ($1, $2, $3::int4, $4::int4, $5, $5, $5, $6, 'syncing') RETURNING id",
+	         {text_param(db), text_param(encoding_name(opts.format.encoding)), size_param(opts.format.key_size),
+	          size_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
+	int32 id = spi.i32(0, 0);
+	std::vector<Bytes> peer_bytes;
+	for (const auto &p : peers)
+		peer_bytes.emplace_back(p.begin(), p.end());
+	spi.exec("INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, "
+	         "journal_size) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, $5, $6, $7::jsonb, $5, $5 "
+	         "FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
+	         {int4_param(id), text_param(db), bytea_array_param(peer_bytes), bytea_param(root),
+	          int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end)), text_param(options)});
+	for (size_t i = 0; i < peers.size(); i++)
+		spi.exec("INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
+		         {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
+	start_sync_worker_at_commit(id);
+	PG_RETURN_VOID();
+}
+
+// qmdb.sync_update_target(db, root, range_start, range_end): queue a new target.
+QMDB_FUNCTION(qmdb_sync_update_target) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	Digest root = root_arg(fcinfo, 1);
+	uint64_t start = location_arg(fcinfo, 2, "range_start");
+	uint64_t end = location_arg(fcinfo, 3, "range_end");
+	check_range(start, end);
+	Spi spi;
+	int32 id = job_id(spi, db);
+	// Compare with the newest target, queued or adopted: only advancing ones count.
+	spi.exec("SELECT state, range_start, range_end FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
+	         "(SELECT NULL, range_start, range_end FROM qmdb.sync_updates WHERE db_id = $1 ORDER BY seq DESC LIMIT 1)",
+	         {int4_param(id)});
+	std::string state = spi.str(0, 0);
+	if (state != "running" && state != "paused")
+		throw Error(ErrorCode::InvalidArgument, "the sync of \"" + db + "\" is " + state + "; its target cannot move");
+	uint64 last = spi.rows() - 1;
+	Target from{{}, static_cast<uint64_t>(spi.i64(last, 1)), static_cast<uint64_t>(spi.i64(last, 2))};
+	if (!advances({root, start, end}, from))
+		throw Error(ErrorCode::InvalidArgument,
+		            "the new target [" + std::to_string(start) + ", " + std::to_string(end) + ") does not advance [" +
+		                std::to_string(from.start) + ", " + std::to_string(from.end) +
+		                ") (range_end must grow and range_start must not shrink)");
+	spi.exec("INSERT INTO qmdb.sync_updates (db_id, root, range_start, range_end) VALUES ($1, $2, $3, $4)",
+	         {int4_param(id), bytea_param(root), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	PG_RETURN_VOID();
+}
+
+static void
+set_job(FunctionCallInfo fcinfo, const char *sql, bool restart_worker) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	Spi spi;
+	int32 id = job_id(spi, db);
+	spi.exec(sql, {int4_param(id)});
+	if (restart_worker && !worker_running(spi, id))
+		start_sync_worker_at_commit(id);
+}
+
+QMDB_FUNCTION(qmdb_sync_finish) {
+	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET finish_requested = true WHERE db_id = $1", false);
+	PG_RETURN_VOID();
+}
+
+QMDB_FUNCTION(qmdb_sync_pause) {
+	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
+	        false);
+	PG_RETURN_VOID();
+}
+
+// Resume a paused job; also (re)starts the worker of a running job that has
+// none (after a restart without shared_preload_libraries).
+QMDB_FUNCTION(qmdb_sync_resume) {
+	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET state = 'running' WHERE db_id = $1 AND state = 'paused'", true);
+	PG_RETURN_VOID();
+}
+
+// qmdb.sync_cancel(db, drop_data): stop; with drop_data, forget everything.
+QMDB_FUNCTION(qmdb_sync_cancel) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	bool drop = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	Spi spi;
+	int32 id = job_id(spi, db);
+	qmdb::pg::Param p = int4_param(id);
+	if (!drop) {
+		spi.exec("UPDATE qmdb.sync_jobs SET state = 'cancelled', phase = 'cancelled', updated_at = now() "
+		         "WHERE db_id = $1 AND state IN ('running', 'paused')",
+		         {p});
+		PG_RETURN_VOID();
+	}
+	for (const char *sql : {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
+	                        "DELETE FROM qmdb.sync_jobs WHERE db_id = $1", "DELETE FROM qmdb.journal WHERE db_id = $1",
+	                        "DELETE FROM qmdb.nodes WHERE db_id = $1", "DELETE FROM qmdb.pins WHERE db_id = $1",
+	                        "DELETE FROM qmdb.state WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1",
+	                        "DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'"})
+		spi.exec(sql, {p});
+	PG_RETURN_VOID();
+}
+
+// qmdb.sync_wait(db, timeout) -> state: waits on the latch, polling the
+// job row, until complete/failed/cancelled or at the target awaiting finish.
+QMDB_FUNCTION(qmdb_sync_wait) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	double timeout = -1;
+	if (!PG_ARGISNULL(1)) {
+		Interval *iv = PG_GETARG_INTERVAL_P(1);
+		timeout = static_cast<double>(iv->time) / 1e6 + iv->day * 86400.0 + iv->month * 30.0 * 86400.0;
+	}
+	TimestampTz started = GetCurrentTimestamp();
+	bool started_worker = false;
+	for (;;) {
+		std::string state, phase;
+		{
+			Spi spi;
+			if (spi.exec("SELECT state, phase, db_id FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) == 0)
+				throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");
+			state = spi.str(0, 0);
+			phase = spi.str(0, 1);
+			int32 id = spi.i32(0, 2);
+			// A job whose worker is gone (restart without the launcher): start it.
+			if (!started_worker && state == "running" && !worker_running(spi, id)) {
+				start_sync_worker(id, MyDatabaseId);
+				started_worker = true;
+			}
+		}
+		if (state != "running" && state != "paused")
+			return CStringGetTextDatum(state.c_str());
+		if (phase.rfind("at target", 0) == 0)
+			return CStringGetTextDatum("at target");
+		double waited = static_cast<double>(GetCurrentTimestamp() - started) / 1e6;
+		if (timeout >= 0 && waited >= timeout)
+			return CStringGetTextDatum(state.c_str());
+		pg_call([] {
+			(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		});
+	}
+}
+
+// qmdb.fetch_target(conninfo, db) -> (root, range_start, range_end)
+QMDB_FUNCTION(qmdb_fetch_target) {
+	std::string conninfo = text_arg(fcinfo, 0, "conninfo");
+	std::string db = text_arg(fcinfo, 1, "db");
+	check_peer_conninfo(conninfo);
+	const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+	const char *vals[] = {"10", "qmdb fetch_target", conninfo.c_str(), nullptr};
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	std::string error;
+	Bytes root;
+	int64 start = 0, end = 0;
+	auto wait_socket = [&](int events) {
+		pg_call([&] {
+			(void)WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT | events, PQsocket(conn),
+			                        1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS(); // a cancel closes the connection below (RAII-free: see catch)
+		});
+	};
+	try {
+		if (!conn || PQstatus(conn) == CONNECTION_BAD)
+			throw Error(ErrorCode::InvalidArgument, std::string("could not connect: ") + (conn ? PQerrorMessage(conn) : ""));
+		for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK;) {
+			if (st == PGRES_POLLING_FAILED)
+				throw Error(ErrorCode::InvalidArgument, std::string("could not connect: ") + PQerrorMessage(conn));
+			wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE);
+			st = PQconnectPoll(conn);
+		}
+		if (!superuser() && !PQconnectionUsedPassword(conn))
+			throw Error(ErrorCode::InvalidArgument, "password is required: the peer did not ask for the given password");
+		const char *params[] = {db.c_str()};
+		if (!PQsendQueryParams(conn,
+		                       "SELECT pg_catalog.set_config('search_path', '', false), root, range_start, range_end "
+		                       "FROM qmdb.target($1)",
+		                       1, nullptr, params, nullptr, nullptr, 1))
+			throw Error(ErrorCode::InvalidArgument, PQerrorMessage(conn));
+		while (PQisBusy(conn)) {
+			wait_socket(WL_SOCKET_READABLE);
+			if (!PQconsumeInput(conn))
+				throw Error(ErrorCode::InvalidArgument, PQerrorMessage(conn));
+		}
+		PGresult *res = PQgetResult(conn);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			std::string msg = PQresultErrorMessage(res);
+			PQclear(res);
+			throw Error(ErrorCode::InvalidArgument, "the peer refused: " + msg);
+		}
+		const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
+		root.assign(r, r + PQgetlength(res, 0, 1));
+		auto be = [&](int col) {
+			uint64_t v = 0;
+			const uint8_t *p = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, col));
+			for (int i = 0; i < 8; i++)
+				v = v << 8 | p[i];
+			return static_cast<int64>(v);
+		};
+		start = be(2);
+		end = be(3);
+		PQclear(res);
+	} catch (...) {
+		PQfinish(conn);
+		throw;
+	}
+	PQfinish(conn);
+	Datum v[3] = {PointerGetDatum(to_bytea(root)), Int64GetDatum(start), Int64GetDatum(end)};
+	bool n[3] = {false, false, false};
+	return tuple_datum(fcinfo, v, n);
+}

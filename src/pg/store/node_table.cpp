@@ -1,0 +1,103 @@
+#include "node_table.h"
+
+#include <cstring>
+
+namespace qmdb::pg {
+
+const Bytes &
+NodeTable::chunk(uint64_t index) {
+	auto it = chunks_.find(index);
+	if (it != chunks_.end())
+		return it->second;
+	uint64 n = spi_->exec("SELECT digests FROM qmdb.nodes WHERE db_id = $1 AND chunk = $2",
+	                      {int4_param(db_id_), int8_param(static_cast<int64>(index))});
+	return chunks_[index] = n ? spi_->bytes(0, 0) : Bytes();
+}
+
+std::optional<Digest>
+NodeTable::get(uint64_t pos) {
+	if (pos >= pending_start_ && pos < pending_start_ + pending_.size())
+		return pending_[pos - pending_start_];
+	// Pins first: the row holding a boundary may be padded below it (after
+	// a sync) or pruned (after qmdb.prune); the pins are the truth there.
+	if (!pins_loaded_) {
+		pins_.clear();
+		uint64 n = spi_->exec("SELECT pos, digest FROM qmdb.pins WHERE db_id = $1", {int4_param(db_id_)});
+		for (uint64 i = 0; i < n; i++) {
+			Bytes b = spi_->bytes(i, 1);
+			Digest d;
+			std::memcpy(d.data(), b.data(), 32);
+			pins_[static_cast<uint64_t>(spi_->i64(i, 0))] = d;
+		}
+		pins_loaded_ = true;
+	}
+	auto pin = pins_.find(pos);
+	if (pin != pins_.end())
+		return pin->second;
+	const Bytes &c = chunk(pos / NODES_PER_CHUNK);
+	size_t off = (pos % NODES_PER_CHUNK) * 32;
+	if (off + 32 > c.size())
+		return std::nullopt;
+	Digest d;
+	std::memcpy(d.data(), c.data() + off, 32);
+	return d;
+}
+
+void
+NodeTable::put(uint64_t pos, const Digest &digest) {
+	if (pos != pending_start_ + pending_.size())
+		throw Error(ErrorCode::Internal, "MMR nodes must be appended in order");
+	pending_.push_back(digest);
+}
+
+void
+NodeTable::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
+	Param id = int4_param(db_id_);
+	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
+	spi_->exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
+	std::vector<int64> positions;
+	std::vector<Bytes> digests;
+	for (const auto &p : pins) {
+		positions.push_back(static_cast<int64>(p.first));
+		digests.emplace_back(p.second.begin(), p.second.end());
+	}
+	if (!positions.empty())
+		spi_->exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		           {id, int8_array_param(positions), bytea_array_param(digests)});
+	chunks_.clear();
+	pins_ = pins;
+	pins_loaded_ = true;
+	pending_.clear();
+	pending_start_ = pos;
+}
+
+void
+NodeTable::flush() {
+	if (pending_.empty())
+		return;
+	std::vector<int64> indexes;
+	std::vector<Bytes> rows;
+	uint64_t pos = pending_start_;
+	size_t i = 0;
+	while (i < pending_.size()) {
+		uint64_t index = pos / NODES_PER_CHUNK;
+		// Start from what the row already holds below `pos`.
+		Bytes row = chunk(index);
+		row.resize((pos % NODES_PER_CHUNK) * 32);
+		while (i < pending_.size() && pos / NODES_PER_CHUNK == index) {
+			row.insert(row.end(), pending_[i].begin(), pending_[i].end());
+			i++;
+			pos++;
+		}
+		chunks_[index] = row;
+		indexes.push_back(static_cast<int64>(index));
+		rows.push_back(std::move(row));
+	}
+	spi_->exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS t(c, d) "
+	           "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
+	           {int4_param(db_id_), int8_array_param(indexes), bytea_array_param(rows)});
+	pending_start_ = pos;
+	pending_.clear();
+}
+
+} // namespace qmdb::pg

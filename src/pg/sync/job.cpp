@@ -1,0 +1,151 @@
+#include "job.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+}
+
+#include <cstring>
+
+namespace qmdb::pg {
+
+SyncOptions
+parse_sync_options(Spi &spi, const std::string &json) {
+	spi.exec("SELECT string_agg(k, ', ') FROM jsonb_object_keys($1::jsonb) k WHERE k NOT IN "
+	         "('max_outstanding_requests', 'fetch_batch_size', 'max_retained_roots', 'explicit_finish', "
+	         "'request_timeout', 'encoding', 'key_size', 'value_size')",
+	         {text_param(json)});
+	if (!spi.is_null(0, 0))
+		throw Error(ErrorCode::InvalidArgument, "unknown sync option: " + spi.str(0, 0) +
+		                                            " (known: max_outstanding_requests, fetch_batch_size, "
+		                                            "max_retained_roots, explicit_finish, request_timeout, encoding, "
+		                                            "key_size, value_size)");
+	spi.exec("SELECT (o->>'max_outstanding_requests')::int8, (o->>'fetch_batch_size')::int8, "
+	         "(o->>'max_retained_roots')::int8, (o->>'explicit_finish')::bool::int4::int8, "
+	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8 "
+	         "FROM (SELECT $1::jsonb AS o) s",
+	         {text_param(json)});
+	SyncOptions o;
+	auto bounded = [&](int col, const char *name, int64 lo, int64 hi, uint64_t &out) {
+		if (spi.is_null(0, col))
+			return;
+		int64 v = spi.i64(0, col);
+		if (v < lo || v > hi)
+			throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be between " + std::to_string(lo) +
+			                                            " and " + std::to_string(hi));
+		out = static_cast<uint64_t>(v);
+	};
+	bounded(0, "max_outstanding_requests", 1, 1024, o.max_outstanding_requests);
+	bounded(1, "fetch_batch_size", 1, 1000000, o.fetch_batch_size);
+	bounded(2, "max_retained_roots", 0, 1024, o.max_retained_roots);
+	uint64_t explicit_finish = 0, timeout = 30;
+	bounded(3, "explicit_finish", 0, 1, explicit_finish);
+	bounded(4, "request_timeout", 1, 86400, timeout);
+	o.explicit_finish = explicit_finish != 0;
+	o.request_timeout = static_cast<double>(timeout);
+	std::string enc = spi.is_null(0, 5) ? "variable" : spi.str(0, 5);
+	if (enc != "variable" && enc != "fixed")
+		throw Error(ErrorCode::InvalidArgument, "encoding must be 'variable' or 'fixed'");
+	o.format.encoding = enc == "fixed" ? Encoding::Fixed : Encoding::Variable;
+	uint64_t ks = 0, vs = 0;
+	bounded(6, "key_size", 1, 1024, ks);
+	bounded(7, "value_size", 1, 1 << 20, vs);
+	if (ks)
+		o.format.key_size = static_cast<uint32_t>(ks);
+	if (vs)
+		o.format.value_size = static_cast<uint32_t>(vs);
+	o.format.validate();
+	return o;
+}
+
+std::optional<SyncJob>
+load_sync_job(Spi &spi, int32 db_id) {
+	if (spi.exec("SELECT j.db_name, j.root, j.range_start, j.range_end, j.options::text, j.state, "
+	             "j.finish_requested::int4, j.journal_start, j.journal_size, j.pins, "
+	             "coalesce((SELECT rolsuper::int4 FROM pg_catalog.pg_roles WHERE rolname = j.created_by), 0) "
+	             "FROM qmdb.sync_jobs j WHERE j.db_id = $1",
+	             {int4_param(db_id)}) == 0)
+		return std::nullopt;
+	SyncJob job;
+	job.db_id = db_id;
+	job.db_name = spi.str(0, 0);
+	Bytes root = spi.bytes(0, 1);
+	std::memcpy(job.target.root.data(), root.data(), 32);
+	job.target.start = static_cast<uint64_t>(spi.i64(0, 2));
+	job.target.end = static_cast<uint64_t>(spi.i64(0, 3));
+	std::string options = spi.str(0, 4);
+	job.state = spi.str(0, 5);
+	job.finish_requested = spi.i32(0, 6) != 0;
+	job.journal_start = static_cast<uint64_t>(spi.i64(0, 7));
+	job.journal_size = static_cast<uint64_t>(spi.i64(0, 8));
+	if (!spi.is_null(0, 9)) {
+		Bytes pins = spi.bytes(0, 9);
+		std::vector<Digest> ds(pins.size() / 32);
+		for (size_t i = 0; i < ds.size(); i++)
+			std::memcpy(ds[i].data(), pins.data() + 32 * i, 32);
+		job.pins = ds;
+	}
+	job.creator_is_superuser = spi.i32(0, 10) != 0;
+	uint64 n = spi.exec("SELECT p FROM qmdb.sync_jobs j, unnest(j.peers) WITH ORDINALITY AS t(p, i) "
+	                    "WHERE j.db_id = $1 ORDER BY i",
+	                    {int4_param(db_id)});
+	for (uint64 i = 0; i < n; i++)
+		job.peers.push_back(spi.str(i, 0));
+	job.options = parse_sync_options(spi, options);
+	return job;
+}
+
+bool
+start_sync_worker(int32 db_id, Oid dboid) {
+	BackgroundWorker worker;
+	std::memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART; // the launcher restarts unfinished jobs
+	std::strcpy(worker.bgw_library_name, "pg_qmdb");
+	std::strcpy(worker.bgw_function_name, "qmdb_sync_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "qmdb sync worker for database id %d", db_id);
+	std::strcpy(worker.bgw_type, "qmdb sync worker");
+	worker.bgw_main_arg = Int32GetDatum(db_id);
+	std::memcpy(worker.bgw_extra, &dboid, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&worker, nullptr);
+}
+
+namespace {
+
+std::vector<int32> &
+pending_starts() {
+	static auto *v = new std::vector<int32>();
+	return *v;
+}
+
+void
+on_xact(XactEvent event, void *) {
+	auto &p = pending_starts();
+	if (event == XACT_EVENT_COMMIT) {
+		for (int32 id : p)
+			if (!start_sync_worker(id, MyDatabaseId))
+				ereport(WARNING, (errmsg("could not start a qmdb sync worker: no background worker slot free"),
+				                  errhint("Raise max_worker_processes; with shared_preload_libraries the launcher "
+				                          "retries by itself.")));
+		p.clear();
+	} else if (event == XACT_EVENT_ABORT) {
+		p.clear();
+	}
+}
+
+} // namespace
+
+void
+start_sync_worker_at_commit(int32 db_id) {
+	static bool registered = false;
+	if (!registered) {
+		RegisterXactCallback(on_xact, nullptr);
+		registered = true;
+	}
+	pending_starts().push_back(db_id);
+}
+
+} // namespace qmdb::pg

@@ -1,0 +1,51 @@
+// A sync job as stored in qmdb.sync_jobs, and its options.
+#pragma once
+
+#include "../spi.h"
+
+#include "core/operation.h"
+#include "core/wire.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qmdb::pg {
+
+struct SyncOptions {
+	uint64_t max_outstanding_requests = 4;
+	uint64_t fetch_batch_size = 1000;
+	uint64_t max_retained_roots = 8;
+	bool explicit_finish = false;
+	double request_timeout = 30; // seconds
+	OpFormat format;             // the synced database's encoding
+};
+
+// Parse and validate an options document (jsonb text); unknown keys and
+// out-of-range values are errors naming the key.
+SyncOptions parse_sync_options(Spi &spi, const std::string &json);
+
+struct SyncJob {
+	int32 db_id = 0;
+	std::string db_name;
+	std::vector<std::string> peers;
+	Target target;
+	SyncOptions options;
+	std::string state;
+	bool finish_requested = false;
+	uint64_t journal_start = 0, journal_size = 0;
+	std::optional<std::vector<Digest>> pins;
+	bool creator_is_superuser = true;
+};
+
+std::optional<SyncJob> load_sync_job(Spi &spi, int32 db_id);
+
+// Advisory-lock key space of sync workers: one lock per job, held by its worker.
+constexpr int32 SYNC_LOCK_CLASS = 0x716d6462; // "qmdb"
+
+// Register the dynamic worker of a job (in database `dboid`).
+bool start_sync_worker(int32 db_id, Oid dboid);
+// Start the job's worker when this transaction commits.
+void start_sync_worker_at_commit(int32 db_id);
+
+} // namespace qmdb::pg

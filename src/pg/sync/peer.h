@@ -1,0 +1,106 @@
+// One untrusted peer of a sync job, over libpq, never blocking: a
+// non-blocking connect, the qmdb.hello handshake, then qmdb.serve requests
+// pipelined on the connection (libpq pipeline mode, a sync point after each
+// request so one failure does not abort the others).
+//
+// Plain C++ with libpq only (no backend calls): the worker owns the waiting.
+#pragma once
+
+#include "core/operation.h"
+#include "core/wire.h"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace qmdb::pg {
+
+// What our side requires of a peer (from the local database and options).
+struct PeerRequirements {
+	std::string db;      // database name on the peer
+	OpFormat format;     // must match exactly
+	uint64_t batch_size; // the peer's max_ops must be at least this
+};
+
+struct PeerEvent {
+	enum Kind { Answer, Failure } kind;
+	uint64_t id;
+	Bytes response;    // Answer
+	std::string error; // Failure: the request should be retried elsewhere
+};
+
+class Peer {
+public:
+	enum class State { Idle, Connecting, Handshaking, Ready, Backoff, Banned };
+
+	Peer(int index, std::string conninfo, PeerRequirements req);
+	~Peer();
+	Peer(const Peer &) = delete;
+	Peer &operator=(const Peer &) = delete;
+
+	// Start (or restart after a backoff) connecting; no-op unless Idle or
+	// a Backoff whose time has come.
+	void maybe_connect(double now);
+	// Advance after a socket event or a timeout; appends answers/failures.
+	void poll(double now, double request_timeout, std::vector<PeerEvent> &out);
+	bool can_send(size_t depth) const { return state_ == State::Ready && inflight_.size() < depth; }
+	// On a send failure the connection drops and `out` gets the failures.
+	void send(uint64_t id, const Request &request, double now, std::vector<PeerEvent> &out);
+	// Forget a request the engine no longer wants (its answer will be ignored).
+	void cancel(uint64_t id);
+	// A response from this peer failed verification: it is done for this job.
+	void ban(const std::string &reason, std::vector<PeerEvent> &out);
+
+	int socket() const;
+	bool wants_write() const { return state_ == State::Connecting ? connect_wants_write_ : flush_pending_; }
+	State state() const { return state_; }
+	const char *state_name() const;
+	size_t in_flight() const { return inflight_.size(); }
+	double latency_ms() const { return latency_ms_; }
+	// Lower is better: how long a new request would likely take here.
+	double cost() const { return latency_ms_ * static_cast<double>(inflight_.size() + 1); }
+
+	int index;
+	std::string masked_conninfo;
+	uint64_t ops = 0, bytes = 0, rejects = 0;
+	std::string last_error, ban_reason;
+	double last_error_at = 0, banned_at = 0;
+	bool used_password = false;
+
+private:
+	struct InFlight {
+		uint64_t id;
+		double sent_at;
+		bool got_result = false;
+		bool failed = false;
+		Bytes response;
+		std::string error;
+		uint64_t max_ops;
+	};
+	void fail_connection(const std::string &why, double now, std::vector<PeerEvent> &out);
+	void check_hello(::pg_result *res);
+	void read_results(double now, std::vector<PeerEvent> &out);
+
+	std::string conninfo_;
+	PeerRequirements req_;
+	pg_conn *conn_ = nullptr;
+	State state_ = State::Idle;
+	bool connect_wants_write_ = true;
+	bool flush_pending_ = false;
+	double retry_at_ = 0, backoff_ = 0.2;
+	double latency_ms_ = 100; // initial estimate
+	std::deque<InFlight> inflight_;
+	std::string handshake_error_;
+};
+
+// The conninfo with its password replaced by ********, for display.
+std::string mask_conninfo(const std::string &conninfo);
+// Whether the conninfo sets a non-empty password (required of non-superusers).
+bool conninfo_has_password(const std::string &conninfo);
+// Parse check: an error message, or "" if libpq accepts it.
+std::string conninfo_error(const std::string &conninfo);
+
+} // namespace qmdb::pg

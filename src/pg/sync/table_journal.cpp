@@ -1,0 +1,65 @@
+#include "table_journal.h"
+
+namespace qmdb::pg {
+
+void
+TableJournal::clear_to(uint64_t loc) {
+	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1", {int4_param(db_id_)});
+	start_ = size_ = loc;
+}
+
+void
+TableJournal::open(uint64_t start, uint64_t end) {
+	if (size_ == 0 && start == 0)
+		return;
+	if (start_ > start)
+		clear_to(start);
+	if (size_ > end) { // progress beyond an older target keeps its prefix
+		spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc >= $2",
+		           {int4_param(db_id_), int8_param(static_cast<int64>(end))});
+		size_ = std::max(end, start_);
+	}
+	resize(start);
+}
+
+void
+TableJournal::append(const std::vector<Bytes> &ops) {
+	spi_->exec("INSERT INTO qmdb.journal (db_id, loc, op) "
+	           "SELECT $1, $2 + t.ord - 1, t.op FROM unnest($3::bytea[]) WITH ORDINALITY AS t(op, ord)",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(size_)), bytea_array_param(ops)});
+	size_ += ops.size();
+}
+
+void
+TableJournal::resize(uint64_t loc) {
+	if (size_ <= loc) {
+		clear_to(loc);
+	} else if (loc > start_) {
+		spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2",
+		           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
+		start_ = loc;
+	}
+}
+
+Bytes
+TableJournal::read(uint64_t loc) const {
+	if (spi_->exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc = $2",
+	               {int4_param(db_id_), int8_param(static_cast<int64>(loc))}) == 0)
+		throw Error(ErrorCode::OutOfRange, "journal has no operation at " + std::to_string(loc));
+	return spi_->bytes(0, 0);
+}
+
+std::vector<Bytes>
+TableJournal::read_range(uint64_t start, uint64_t end) const {
+	uint64 n = spi_->exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
+	                      {int4_param(db_id_), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	if (n != end - start)
+		throw Error(ErrorCode::DataCorrupted, "journal rows missing in [" + std::to_string(start) + ", " +
+		                                          std::to_string(end) + ")");
+	std::vector<Bytes> out;
+	for (uint64 i = 0; i < n; i++)
+		out.push_back(spi_->bytes(i, 0));
+	return out;
+}
+
+} // namespace qmdb::pg

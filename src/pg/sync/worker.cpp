@@ -1,0 +1,540 @@
+// The sync worker: one background process per job. It feeds the engine
+// (src/core/sync/engine) with responses from peers and with the operator's
+// target updates and finish signal, and commits verified operations, node
+// digests and progress together, a transaction per turn of the loop.
+//
+// Every wait is a latch-or-socket wait with CHECK_FOR_INTERRUPTS, so
+// SIGTERM, DROP DATABASE and shutdown never wait on the network.
+#include "../gucs.h"
+#include "../spi.h"
+#include "../store/node_table.h"
+#include "job.h"
+#include "peer.h"
+#include "table_journal.h"
+
+#include "core/memory_db.h"
+#include "core/mmr.h"
+#include "core/sync/engine.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+}
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <memory>
+
+namespace qmdb::pg {
+
+namespace {
+
+double
+now_seconds() {
+	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A transaction with an SPI connection and an active snapshot, committed
+// by commit(); an exception leaves it for the caller to abort.
+class WorkerTransaction {
+public:
+	WorkerTransaction() {
+		pg_call([] {
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+		});
+		spi_ = std::make_unique<Spi>();
+	}
+	Spi &spi() { return *spi_; }
+	void commit() {
+		spi_.reset();
+		pg_call([] {
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+		});
+	}
+
+private:
+	std::unique_ptr<Spi> spi_;
+};
+
+void
+notify(Spi &spi, const std::string &db, const char *event, const std::string &extra) {
+	std::string payload = "{\"db\": " + std::string("\"") + db + "\", \"event\": \"" + event + "\"" + extra + "}";
+	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', $1)", {text_param(payload)});
+}
+
+std::string
+json_escape(const std::string &s) {
+	std::string out;
+	for (char c : s) {
+		if (c == '"' || c == '\\')
+			out += '\\';
+		if (static_cast<unsigned char>(c) < 0x20)
+			continue;
+		out += c;
+	}
+	return out;
+}
+
+class SyncWorker {
+public:
+	explicit SyncWorker(int32 db_id) : db_id_(db_id) {}
+
+	// Returns when the job is complete, failed, cancelled or gone.
+	void run();
+
+private:
+	bool setup(Spi &spi);
+	void wait_for_events(double timeout);
+	void turn(Spi &spi, std::vector<PeerEvent> &events);
+	void dispatch(double now, std::vector<PeerEvent> &events);
+	void save_progress(Spi &spi, const char *phase);
+	void finalize(Spi &spi);
+	void fail(const std::string &message);
+	Peer *best_peer();
+
+	int32 db_id_;
+	SyncJob job_;
+	std::unique_ptr<TableJournal> journal_;
+	std::unique_ptr<NodeTable> nodes_;
+	std::unique_ptr<sync::Engine> engine_;
+	std::vector<std::unique_ptr<Peer>> peers_;
+	std::map<uint64_t, std::pair<Request, Peer *>> inflight_; // id -> request, peer (null: waiting)
+	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
+	bool paused_ = false, done_ = false;
+	uint64_t last_size_ = 0;
+	double last_rate_at_ = 0, ops_per_sec_ = 0;
+	uint64_t bytes_ = 0;
+};
+
+bool
+SyncWorker::setup(Spi &spi) {
+	auto job = load_sync_job(spi, db_id_);
+	if (!job || (job->state != "running" && job->state != "paused"))
+		return false;
+	job_ = *job;
+	paused_ = job_.state == "paused";
+	journal_ = std::make_unique<TableJournal>(db_id_, job_.journal_start, job_.journal_size);
+	journal_->attach(spi);
+	journal_->open(job_.target.start, job_.target.end);
+	nodes_ = std::make_unique<NodeTable>(db_id_, 0);
+	nodes_->attach(spi);
+	sync::EngineConfig cfg;
+	cfg.format = job_.options.format;
+	cfg.fetch_batch_size = job_.options.fetch_batch_size;
+	cfg.max_outstanding_requests = job_.options.max_outstanding_requests;
+	cfg.max_retained_roots = job_.options.max_retained_roots;
+	cfg.explicit_finish = job_.options.explicit_finish;
+	// Pins stored by an earlier run were verified against this job's target
+	// start; reuse them only for a journal that is already complete.
+	bool have_pins = job_.pins.has_value();
+	std::vector<Digest> pins = have_pins ? *job_.pins : std::vector<Digest>();
+	sync::LocalPins local = [have_pins, pins](const Target &, const sync::Journal &) -> std::optional<std::vector<Digest>> {
+		if (!have_pins)
+			return std::nullopt;
+		return pins;
+	};
+	engine_ = std::make_unique<sync::Engine>(cfg, *journal_, *nodes_, job_.target, local);
+	PeerRequirements req{job_.db_name, job_.options.format, job_.options.fetch_batch_size};
+	for (size_t i = 0; i < job_.peers.size(); i++)
+		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
+	last_size_ = journal_->size();
+	last_rate_at_ = now_seconds();
+	return true;
+}
+
+Peer *
+SyncWorker::best_peer() {
+	// Spread by measured latency: the ready peer where one more request
+	// is expected to finish soonest. A slow peer simply gets less.
+	Peer *best = nullptr;
+	for (auto &p : peers_)
+		if (p->can_send(8) && (!best || p->cost() < best->cost()))
+			best = p.get();
+	return best;
+}
+
+void
+SyncWorker::dispatch(double now, std::vector<PeerEvent> &events) {
+	while (!backlog_.empty() && !paused_) {
+		uint64_t id = backlog_.front();
+		auto it = inflight_.find(id);
+		if (it == inflight_.end()) {
+			backlog_.pop_front();
+			continue;
+		}
+		Peer *p = best_peer();
+		if (!p)
+			return;
+		backlog_.pop_front();
+		it->second.second = p;
+		p->send(id, it->second.first, now, events);
+	}
+}
+
+void
+SyncWorker::wait_for_events(double timeout) {
+	pg_call([&] {
+		WaitEventSet *set = CreateWaitEventSet(CurrentMemoryContext, static_cast<int>(peers_.size()) + 2);
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, nullptr);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, nullptr, nullptr);
+		for (auto &p : peers_) {
+			int sock = p->socket();
+			if (sock < 0)
+				continue;
+			uint32 ev = WL_SOCKET_READABLE | (p->wants_write() ? WL_SOCKET_WRITEABLE : 0);
+			AddWaitEventToSet(set, ev, sock, nullptr, nullptr);
+		}
+		WaitEvent occurred[16];
+		int n = WaitEventSetWait(set, static_cast<long>(timeout * 1000), occurred, 16, PG_WAIT_EXTENSION);
+		for (int i = 0; i < n; i++)
+			if (occurred[i].events & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+		FreeWaitEventSet(set);
+		CHECK_FOR_INTERRUPTS();
+	});
+}
+
+void
+SyncWorker::save_progress(Spi &spi, const char *phase) {
+	double now = now_seconds();
+	if (now - last_rate_at_ >= 1.0) {
+		double rate = static_cast<double>(journal_->size() - std::min(last_size_, journal_->size())) / (now - last_rate_at_);
+		ops_per_sec_ = ops_per_sec_ == 0 ? rate : 0.7 * ops_per_sec_ + 0.3 * rate;
+		last_size_ = journal_->size();
+		last_rate_at_ = now;
+	}
+	sync::Progress pr = engine_->progress();
+	Bytes pins;
+	if (engine_->pinned_nodes())
+		for (const Digest &d : *engine_->pinned_nodes())
+			pins.insert(pins.end(), d.begin(), d.end());
+	spi.exec("UPDATE qmdb.sync_jobs SET phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
+	         "outstanding = $6, responses_accepted = $7, responses_rejected = $8, target_updates = $9, "
+	         "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
+	         "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now() WHERE db_id = $1",
+	         {int4_param(db_id_), text_param(phase), int8_param(static_cast<int64>(journal_->start())),
+	          int8_param(static_cast<int64>(journal_->size())),
+	          engine_->pinned_nodes() ? bytea_param(pins) : null_bytea_param(),
+	          int8_param(static_cast<int64>(inflight_.size())), int8_param(static_cast<int64>(pr.responses_accepted)),
+	          int8_param(static_cast<int64>(pr.responses_rejected)), int8_param(static_cast<int64>(pr.target_updates)),
+	          int8_param(static_cast<int64>(bytes_)), text_param(std::to_string(ops_per_sec_)),
+	          int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
+	          int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end))});
+	for (auto &p : peers_)
+		spi.exec("INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
+		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at) "
+		         "VALUES ($1, $2::int4, $3, $4, $5::int4, $6, $7, $8::float8, $9, nullif($10, ''), "
+		         "CASE WHEN $10 <> '' THEN coalesce((SELECT banned_at FROM qmdb.sync_peer_stats "
+		         "WHERE db_id = $1 AND peer = $2::int4), now()) END, nullif($11, ''), "
+		         "CASE WHEN $11 <> '' THEN now() END) "
+		         "ON CONFLICT (db_id, peer) DO UPDATE SET state = EXCLUDED.state, in_flight = EXCLUDED.in_flight, "
+		         "ops = EXCLUDED.ops, bytes = EXCLUDED.bytes, latency_ms = EXCLUDED.latency_ms, "
+		         "rejects = EXCLUDED.rejects, ban_reason = EXCLUDED.ban_reason, banned_at = EXCLUDED.banned_at, "
+		         "last_error = coalesce(EXCLUDED.last_error, s.last_error), "
+		         "last_error_at = CASE WHEN EXCLUDED.last_error IS DISTINCT FROM s.last_error "
+		         "THEN EXCLUDED.last_error_at ELSE s.last_error_at END",
+		         {int4_param(db_id_), int8_param(p->index), text_param(p->masked_conninfo), text_param(p->state_name()),
+		          int8_param(static_cast<int64>(p->in_flight())), int8_param(static_cast<int64>(p->ops)),
+		          int8_param(static_cast<int64>(p->bytes)), text_param(std::to_string(p->latency_ms())),
+		          int8_param(static_cast<int64>(p->rejects)), text_param(p->ban_reason), text_param(p->last_error)});
+}
+
+void
+SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
+	journal_->attach(spi);
+	nodes_->attach(spi);
+	double now = now_seconds();
+
+	// The operator's side: state, finish, target updates (in order).
+	spi.exec("SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(db_id_)});
+	if (spi.rows() == 0) {
+		done_ = true; // cancelled with drop_data
+		return;
+	}
+	std::string state = spi.str(0, 0);
+	if (state == "cancelled" || state == "failed" || state == "complete") {
+		done_ = true;
+		return;
+	}
+	paused_ = state == "paused";
+	if (spi.i32(0, 1))
+		engine_->finish();
+	uint64 n = spi.exec("DELETE FROM qmdb.sync_updates WHERE db_id = $1 RETURNING seq, root, range_start, range_end",
+	                    {int4_param(db_id_)});
+	std::vector<std::pair<int64, Target>> updates;
+	for (uint64 i = 0; i < n; i++) {
+		Target t;
+		Bytes root = spi.bytes(i, 1);
+		std::memcpy(t.root.data(), root.data(), 32);
+		t.start = static_cast<uint64_t>(spi.i64(i, 2));
+		t.end = static_cast<uint64_t>(spi.i64(i, 3));
+		updates.emplace_back(spi.i64(i, 0), t);
+	}
+	std::sort(updates.begin(), updates.end(), [](auto &a, auto &b) { return a.first < b.first; });
+	for (auto &u : updates)
+		engine_->update_target(u.second);
+
+	// Answers from peers: decode, verify (in the engine), apply.
+	for (PeerEvent &e : events) {
+		auto it = inflight_.find(e.id);
+		if (e.id == 0 || it == inflight_.end())
+			continue;
+		Request req = it->second.first;
+		Peer *peer = it->second.second;
+		inflight_.erase(it);
+		if (e.kind == PeerEvent::Failure) {
+			engine_->retry(e.id);
+			continue;
+		}
+		bytes_ += e.response.size();
+		std::vector<PeerEvent> lost;
+		try {
+			Response resp = decode_response(e.response, req.max_ops, job_.options.format);
+			if (engine_->deliver(e.id, resp, true) == sync::Verdict::Rejected) {
+				peer->ban("response to request at " + std::to_string(req.start) + " failed verification", lost);
+			} else {
+				peer->ops += resp.operations.size();
+			}
+		} catch (const DecodeError &err) {
+			engine_->retry(e.id);
+			peer->ban(std::string("malformed response: ") + err.what(), lost);
+		}
+		for (PeerEvent &l : lost) { // the banned peer's other requests go elsewhere
+			inflight_.erase(l.id);
+			engine_->retry(l.id);
+		}
+	}
+
+	sync::StepResult r;
+	while ((r = engine_->step()) == sync::StepResult::Continue) {
+	}
+	for (auto &o : engine_->take_requests()) {
+		inflight_[o.id] = {o.request, nullptr};
+		backlog_.push_back(o.id);
+	}
+	for (uint64_t id : engine_->take_cancelled()) {
+		auto it = inflight_.find(id);
+		if (it != inflight_.end() && it->second.second)
+			it->second.second->cancel(id);
+		inflight_.erase(id);
+	}
+	for (const Target &t : engine_->take_reached())
+		notify(spi, job_.db_name, "reached_target", ", \"range_end\": " + std::to_string(t.end));
+
+	nodes_->flush();
+	if (r == sync::StepResult::Complete) {
+		finalize(spi);
+		done_ = true;
+		return;
+	}
+	bool all_banned = !peers_.empty();
+	for (auto &p : peers_)
+		all_banned = all_banned && p->state() == Peer::State::Banned;
+	if (all_banned) {
+		std::string why = "the target does not match what any peer serves: every peer sent data that failed "
+		                  "verification against the target root (last: " +
+		                  peers_.back()->ban_reason + ")";
+		throw sync::EngineError(sync::EngineErrorKind::InvalidResponse, why);
+	}
+	sync::Progress pr = engine_->progress();
+	const char *phase = paused_ ? "paused" : pr.at_target ? "at target, waiting for finish" : "fetching";
+	save_progress(spi, phase);
+	(void)now;
+}
+
+void
+SyncWorker::finalize(Spi &spi) {
+	save_progress(spi, "rebuilding");
+	const Target &t = engine_->target();
+	// The state from the floor of the last commit, and the activity bitmap.
+	Operation last = decode_op(job_.options.format, journal_->read(t.end - 1));
+	uint64_t floor = last.floor;
+	std::map<Bytes, std::pair<uint64_t, Bytes>> state;
+	for (uint64_t start = floor; start < t.end; start += 4096) {
+		uint64_t end = std::min(t.end, start + 4096);
+		std::vector<Bytes> ops = journal_->read_range(start, end);
+		for (uint64_t i = 0; i < ops.size(); i++) {
+			Operation op = decode_op(job_.options.format, ops[i]);
+			if (op.kind == OpKind::Update)
+				state[op.key] = {start + i, op.value};
+			else if (op.kind == OpKind::Delete)
+				state.erase(op.key);
+		}
+	}
+	std::vector<const Bytes *> keys, values;
+	std::vector<int64> locs;
+	std::map<uint64_t, Bytes> bitmap;
+	auto set_bit = [&](uint64_t loc) {
+		Bytes &b = bitmap[loc / 8192];
+		b.resize(1024, 0);
+		b[(loc % 8192) / 8] |= static_cast<uint8_t>(1u << (loc % 8));
+	};
+	auto flush_state = [&] {
+		if (keys.empty())
+			return;
+		spi.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
+		         "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
+		         {int4_param(db_id_), bytea_array_param(keys), int8_array_param(locs), bytea_array_param(values)});
+		keys.clear();
+		values.clear();
+		locs.clear();
+	};
+	spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {int4_param(db_id_)});
+	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {int4_param(db_id_)});
+	for (const auto &e : state) {
+		keys.push_back(&e.first);
+		locs.push_back(static_cast<int64>(e.second.first));
+		values.push_back(&e.second.second);
+		set_bit(e.second.first);
+		if (keys.size() == 10000)
+			flush_state();
+	}
+	flush_state();
+	set_bit(t.end - 1);
+	std::vector<int64> chunks;
+	std::vector<Bytes> rows;
+	for (auto &b : bitmap) {
+		chunks.push_back(static_cast<int64>(b.first));
+		rows.push_back(b.second);
+	}
+	spi.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b)",
+	         {int4_param(db_id_), int8_array_param(chunks), bytea_array_param(rows)});
+	spi.exec("UPDATE qmdb.databases SET size = $2, floor = $3, pruning_boundary = $4, active_keys = $5, root = $6, "
+	         "role = 'replica' WHERE id = $1",
+	         {int4_param(db_id_), int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
+	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(state.size())),
+	          bytea_param(engine_->root())});
+	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
+	         "updated_at = now() WHERE db_id = $1",
+	         {int4_param(db_id_)});
+	notify(spi, job_.db_name, "complete", ", \"root\": \"" + to_hex(engine_->root()) + "\"");
+}
+
+void
+SyncWorker::fail(const std::string &message) {
+	WorkerTransaction tx;
+	tx.spi().exec("UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
+	              "updated_at = now() WHERE db_id = $1",
+	              {int4_param(db_id_), text_param(message)});
+	notify(tx.spi(), job_.db_name, "failed", ", \"error\": \"" + json_escape(message) + "\"");
+	tx.commit();
+}
+
+void
+SyncWorker::run() {
+	{
+		WorkerTransaction tx;
+		// One worker per job: the session-level lock is held until exit.
+		tx.spi().exec("SELECT pg_catalog.pg_try_advisory_lock($1, $2)::int4",
+		              {int4_param(SYNC_LOCK_CLASS), int4_param(db_id_)});
+		if (tx.spi().i32(0, 0) == 0) {
+			tx.commit();
+			return;
+		}
+		bool ok;
+		try {
+			ok = setup(tx.spi());
+		} catch (const sync::EngineError &e) {
+			tx.commit();
+			fail(e.what());
+			return;
+		}
+		if (ok)
+			save_progress(tx.spi(), "connecting");
+		tx.commit();
+		if (!ok)
+			return;
+	}
+	std::vector<PeerEvent> events;
+	while (!done_) {
+		double now = now_seconds();
+		for (auto &p : peers_) {
+			if (!paused_)
+				p->maybe_connect(now);
+			p->poll(now, job_.options.request_timeout, events);
+		}
+		dispatch(now, events);
+		WorkerTransaction tx;
+		try {
+			turn(tx.spi(), events);
+		} catch (const sync::EngineError &e) {
+			tx.commit();
+			fail(e.what());
+			return;
+		}
+		events.clear();
+		dispatch(now, events);
+		tx.commit();
+		if (done_)
+			return;
+		bool waiting = !events.empty();
+		wait_for_events(waiting ? 0 : 0.5);
+		now = now_seconds();
+		for (auto &p : peers_)
+			p->poll(now, job_.options.request_timeout, events);
+	}
+}
+
+} // namespace
+
+} // namespace qmdb::pg
+
+extern "C" {
+PGDLLEXPORT void qmdb_sync_worker_main(Datum arg);
+
+void
+qmdb_sync_worker_main(Datum arg) {
+	int32 db_id = DatumGetInt32(arg);
+	Oid dboid;
+	std::memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	pgstat_report_appname("qmdb sync worker");
+
+	// C++ stays inside this scope; any failure is recorded, then we exit.
+	char message[1024] = {0};
+	bool transient = false;
+	try {
+		qmdb::pg::SyncWorker worker(db_id);
+		worker.run();
+	} catch (const qmdb::pg::PgError &e) {
+		std::strncpy(message, e.what(), sizeof(message) - 1);
+		transient = true;
+	} catch (const std::exception &e) {
+		std::strncpy(message, e.what(), sizeof(message) - 1);
+	}
+	if (message[0]) {
+		// Leave the failed transaction, then record what happened.
+		AbortCurrentTransaction();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		Oid types[3] = {INT4OID, TEXTOID, BOOLOID};
+		Datum values[3] = {Int32GetDatum(db_id), CStringGetTextDatum(message), BoolGetDatum(transient)};
+		SPI_execute_with_args("UPDATE qmdb.sync_jobs SET last_error = $2, last_error_at = now(), "
+		                      "state = CASE WHEN $3 THEN state ELSE 'failed' END, updated_at = now() WHERE db_id = $1",
+		                      3, types, values, nullptr, false, 0);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		// A transient (database-side) error: exit 1 so the launcher starts us again.
+		proc_exit(transient ? 1 : 0);
+	}
+	proc_exit(0);
+}
+}
