@@ -14,17 +14,17 @@ SyncOptions
 parse_sync_options(Spi &spi, const std::string &json) {
 	spi.exec("SELECT string_agg(k, ', ') FROM jsonb_object_keys($1::jsonb) k WHERE k NOT IN "
 	         "('max_outstanding_requests', 'fetch_batch_size', 'max_retained_roots', 'explicit_finish', "
-	         "'request_timeout', 'encoding', 'key_size', 'value_size')",
+	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db')",
 	         {text_param(json)});
 	if (!spi.is_null(0, 0))
 		throw Error(ErrorCode::InvalidArgument, "unknown sync option: " + spi.str(0, 0) +
 		                                            " (known: max_outstanding_requests, fetch_batch_size, "
 		                                            "max_retained_roots, explicit_finish, request_timeout, encoding, "
-		                                            "key_size, value_size)");
+		                                            "key_size, value_size, source_db)");
 	spi.exec("SELECT (o->>'max_outstanding_requests')::int8, (o->>'fetch_batch_size')::int8, "
 	         "(o->>'max_retained_roots')::int8, (o->>'explicit_finish')::bool::int4::int8, "
-	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8 "
-	         "FROM (SELECT $1::jsonb AS o) s",
+	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8, "
+	         "o->>'source_db' FROM (SELECT $1::jsonb AS o) s",
 	         {text_param(json)});
 	SyncOptions o;
 	auto bounded = [&](int col, const char *name, int64 lo, int64 hi, uint64_t &out) {
@@ -56,6 +56,8 @@ parse_sync_options(Spi &spi, const std::string &json) {
 	if (vs)
 		o.format.value_size = static_cast<uint32_t>(vs);
 	o.format.validate();
+	if (!spi.is_null(0, 8))
+		o.source_db = spi.str(0, 8);
 	return o;
 }
 

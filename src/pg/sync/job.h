@@ -19,6 +19,7 @@ struct SyncOptions {
 	bool explicit_finish = false;
 	double request_timeout = 30; // seconds
 	OpFormat format;             // the synced database's encoding
+	std::string source_db;       // the database's name on the peers ("" = the local name)
 };
 
 // Parse and validate an options document (jsonb text); unknown keys and

@@ -150,6 +150,8 @@ void
 Peer::check_hello(PGresult *res) {
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		handshake_error_ = std::string("qmdb.hello failed: ") + PQresultErrorMessage(res);
+		while (!handshake_error_.empty() && handshake_error_.back() == '\n')
+			handshake_error_.pop_back();
 		return;
 	}
 	auto text = [&](int col) { return PQgetisnull(res, 0, col) ? std::string() : std::string(PQgetvalue(res, 0, col)); };

@@ -147,7 +147,8 @@ SyncWorker::setup(Spi &spi) {
 		return pins;
 	};
 	engine_ = std::make_unique<sync::Engine>(cfg, *journal_, *nodes_, job_.target, local);
-	PeerRequirements req{job_.db_name, job_.options.format, job_.options.fetch_batch_size};
+	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
+	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size};
 	for (size_t i = 0; i < job_.peers.size(); i++)
 		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
 	last_size_ = journal_->size();
@@ -344,9 +345,16 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	for (auto &p : peers_)
 		all_banned = all_banned && p->state() == Peer::State::Banned;
 	if (all_banned) {
-		std::string why = "the target does not match what any peer serves: every peer sent data that failed "
-		                  "verification against the target root (last: " +
-		                  peers_.back()->ban_reason + ")";
+		bool any_verified_bad = false;
+		std::string reasons;
+		for (auto &p : peers_) {
+			any_verified_bad = any_verified_bad || p->ban_reason.find("verification") != std::string::npos ||
+			                   p->ban_reason.find("malformed") != std::string::npos;
+			reasons += (reasons.empty() ? "" : "; ") + ("peer " + std::to_string(p->index) + ": " + p->ban_reason);
+		}
+		std::string why = any_verified_bad ? "the target does not match what the peers serve: every peer is banned (" +
+		                                         reasons + ")"
+		                                   : "no usable peer (" + reasons + ")";
 		throw sync::EngineError(sync::EngineErrorKind::InvalidResponse, why);
 	}
 	sync::Progress pr = engine_->progress();

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A pruned source A syncs to B (range start > 0: boundary with pins); B is a
+# normal replica that serves C (chain A -> B -> C); pause/resume and cancel.
+set -euo pipefail
+source "$(dirname "$0")/sync_lib.sh"
+
+A=$(start_node a)
+B=$(start_node b)
+C=$(start_node c)
+fill "$A" d 300
+floor=$(q "$A" -c "SELECT floor FROM qmdb.databases WHERE name = 'd'")
+q "$A" -c "SELECT qmdb.prune('d', $floor)" >/dev/null
+read -r root start end < <(target "$A" d)
+[ "$start" -gt 0 ] || { echo "expected a floor above 0"; exit 1; }
+
+sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 100, \"max_outstanding_requests\": 4" "$(peer "$A")"
+wait_for "$B" d complete
+expect_eq "$(q "$B" -c "SELECT encode(root, 'hex') || ' ' || size || ' ' || role FROM qmdb.databases WHERE name = 'd'")" \
+	"$root $end replica" "B's catalog after sync"
+all_ok "$B" d
+expect_eq "$(q "$B" -c "SELECT percent FROM qmdb.sync_status")" "100.0" "percent"
+# State equals the source's.
+expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
+	"$(q "$A" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" "entries"
+
+# Chain: C syncs from B, the replica.
+sync_start "$C" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 64" "$(peer "$B")"
+wait_for "$C" d complete
+expect_eq "$(q "$C" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "C's root"
+all_ok "$C" d
+
+# The replica keeps working as a database: the next batch gives the same root as on A.
+next="SELECT encode(root, 'hex') FROM qmdb.apply_batch('d', ARRAY[sha256('k')], ARRAY[sha256('v')])"
+expect_eq "$(q "$B" -c "$next")" "$(q "$A" -c "$next")" "next batch on replica and source"
+
+# Pause, resume, cancel with and without data.
+read -r root start end < <(target "$A" d)
+# Started and paused in one transaction: the worker starts paused.
+q "$C" -c "BEGIN" -c "SELECT qmdb.sync_start('e', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{$FIXED32, \"source_db\": \"d\"}')" \
+	-c "SELECT qmdb.sync_pause('e')" -c "COMMIT" >/dev/null
+poll "$C" "SELECT phase = 'paused' AND journal_size = range_start FROM qmdb.sync_status WHERE db = 'e'"
+q "$C" -c "SELECT qmdb.sync_resume('e')" >/dev/null
+wait_for "$C" e complete
+all_ok "$C" e
+sync_start "$C" f "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 1, \"source_db\": \"d\"" "$(peer "$A")"
+q "$C" -c "SELECT qmdb.sync_cancel('f')" >/dev/null
+wait_for "$C" f cancelled
+q "$C" -c "SELECT qmdb.sync_cancel('f', drop_data => true)" >/dev/null
+expect_eq "$(q "$C" -c "SELECT count(*) FROM qmdb.databases WHERE name = 'f'")" 0 "dropped database"
+expect_eq "$(q "$C" -c "SELECT count(*) FROM qmdb.journal j WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases d WHERE d.id = j.db_id)")" 0 "orphan rows"
+echo "sync_basic: pruned source -> replica -> chain, root $(echo "$root" | cut -c1-16)..., $((end - start)) operations"

@@ -1,0 +1,79 @@
+# Helpers for sync integration tests: preloaded clusters on loopback,
+# filling a source, and starting and watching a sync. Sourced, not run.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+NODES=()
+cleanup_nodes() {
+	for dir in "${NODES[@]}"; do
+		cluster_stop "$dir" immediate
+		rm -rf "$dir"
+	done
+}
+trap cleanup_nodes EXIT
+
+# start_node NAME -> prints the port; the cluster has pg_qmdb preloaded and installed.
+start_node() {
+	local dir port
+	dir=$(make_workdir "$1")
+	port=$(free_port)
+	NODES+=("$dir")
+	echo "$dir" >"$dir.dir" 2>/dev/null || true
+	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" >&2
+	cluster_psql "$port" -d postgres -c "CREATE EXTENSION pg_qmdb" >/dev/null
+	eval "DIR_$port=$dir"
+	echo "$port"
+}
+node_dir() { eval "echo \$DIR_$1"; }
+
+q() { # q PORT SQL... : one value per line, unaligned
+	local port=$1
+	shift
+	cluster_psql "$port" -d postgres -At "$@"
+}
+
+# fill PORT DB BATCHES: a fixed 32/32 database, BATCHES batches of 20 writes over 500 keys.
+fill() {
+	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.create_database('$2', 'fixed', 32, 32) WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases WHERE name = '$2')) t" >/dev/null
+	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.apply_batch('$2',
+		ARRAY(SELECT sha256(int8send((b * 13 + i) % 500)) FROM generate_series(1, 20) i),
+		ARRAY(SELECT sha256(int8send(b * 1000 + i + $RANDOM)) FROM generate_series(1, 20) i))
+		FROM generate_series(1, $3) b) t" >/dev/null
+}
+
+peer() { echo "host=127.0.0.1 port=$1 dbname=${2:-postgres} user=postgres"; }
+target() { q "$1" -F' ' -c "SELECT encode(root, 'hex'), range_start, range_end FROM qmdb.target('$2')"; }
+FIXED32='"encoding": "fixed", "key_size": 32, "value_size": 32'
+
+# sync_start PORT DB ROOT START END OPTIONS PEER...
+sync_start() {
+	local port=$1 db=$2 root=$3 start=$4 end=$5 opts=$6
+	shift 6
+	local peers=""
+	for p in "$@"; do peers="$peers${peers:+, }'$p'"; done
+	q "$port" -c "SELECT qmdb.sync_start('$db', ARRAY[$peers], decode('$root', 'hex'), $start, $end, '{$opts}')" >/dev/null
+}
+
+# wait_for PORT DB STATE: sync_wait until STATE (fails after 120 s).
+wait_for() {
+	local got
+	got=$(q "$1" -c "SELECT qmdb.sync_wait('$2', '120 seconds')")
+	[ "$got" = "$3" ] || {
+		echo "expected $3, got $got"
+		q "$1" -c "SELECT * FROM qmdb.sync_status" -c "SELECT * FROM qmdb.sync_peers"
+		return 1
+	}
+}
+
+# poll PORT SQL: until the query returns t (a condition, re-checked every 50 ms, 120 s at most).
+poll() {
+	for _ in $(seq 1 2400); do
+		[ "$(q "$1" -c "$2")" = t ] && return 0
+		sleep 0.05
+	done
+	echo "condition never held: $2"
+	return 1
+}
+
+expect_eq() { [ "$1" = "$2" ] || { echo "FAIL: $3: '$1' != '$2'"; exit 1; }; }
+all_ok() { expect_eq "$(q "$1" -c "SELECT bool_and(ok) FROM qmdb.verify('$2')")" t "verify $2 on $1"; }
