@@ -4,9 +4,9 @@
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
-A=$(start_node a)
-B=$(start_node b)
-C=$(start_node c)
+start_node A a
+start_node B b
+start_node C c
 fill "$A" d 300
 floor=$(q "$A" -c "SELECT floor FROM qmdb.databases WHERE name = 'd'")
 q "$A" -c "SELECT qmdb.prune('d', $floor)" >/dev/null

@@ -5,26 +5,29 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 NODES=()
 cleanup_nodes() {
+	local rc=$?
 	for dir in "${NODES[@]}"; do
+		[ "$rc" -ne 0 ] && { echo "--- $dir/server.log (tail)"; tail -15 "$dir/server.log"; }
 		cluster_stop "$dir" immediate
 		rm -rf "$dir"
 	done
 }
 trap cleanup_nodes EXIT
 
-# start_node NAME -> prints the port; the cluster has pg_qmdb preloaded and installed.
+declare -A NODE_DIR
+# start_node VAR NAME: start a cluster with pg_qmdb preloaded and installed;
+# its port goes in $VAR. (Not in a subshell: the trap must know every node.)
 start_node() {
 	local dir port
-	dir=$(make_workdir "$1")
+	dir=$(make_workdir "$2")
 	port=$(free_port)
 	NODES+=("$dir")
-	echo "$dir" >"$dir.dir" 2>/dev/null || true
+	NODE_DIR[$port]=$dir
 	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" >&2
 	cluster_psql "$port" -d postgres -c "CREATE EXTENSION pg_qmdb" >/dev/null
-	eval "DIR_$port=$dir"
-	echo "$port"
+	printf -v "$1" '%s' "$port"
 }
-node_dir() { eval "echo \$DIR_$1"; }
+node_dir() { echo "${NODE_DIR[$1]}"; }
 
 q() { # q PORT SQL... : one value per line, unaligned
 	local port=$1
@@ -39,6 +42,15 @@ fill() {
 		ARRAY(SELECT sha256(int8send((b * 13 + i) % 500)) FROM generate_series(1, 20) i),
 		ARRAY(SELECT sha256(int8send(b * 1000 + i + $RANDOM)) FROM generate_series(1, 20) i))
 		FROM generate_series(1, $3) b) t" >/dev/null
+}
+
+# fill_keys PORT DB N: N distinct live keys (a wide target range: the floor stays low).
+fill_keys() {
+	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.create_database('$2', 'fixed', 32, 32) WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases WHERE name = '$2')) t" >/dev/null
+	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.apply_batch('$2',
+		ARRAY(SELECT sha256(int8send(b * 1000 + i)) FROM generate_series(1, 1000) i),
+		ARRAY(SELECT sha256(int8send(-b * 1000 - i)) FROM generate_series(1, 1000) i))
+		FROM generate_series(1, $3 / 1000) b) t" >/dev/null
 }
 
 peer() { echo "host=127.0.0.1 port=$1 dbname=${2:-postgres} user=postgres"; }
@@ -67,8 +79,8 @@ wait_for() {
 
 # poll PORT SQL: until the query returns t (a condition, re-checked every 50 ms, 120 s at most).
 poll() {
-	for _ in $(seq 1 2400); do
-		[ "$(q "$1" -c "$2")" = t ] && return 0
+	for _ in $(seq 1 400); do
+		[ "$(q "$1" -c "$2" 2>/dev/null)" = t ] && return 0  # errors while a server restarts are expected
 		sleep 0.05
 	done
 	echo "condition never held: $2"

@@ -141,6 +141,8 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 		                ") (range_end must grow and range_start must not shrink)");
 	spi.exec("INSERT INTO qmdb.sync_updates (db_id, root, range_start, range_end) VALUES ($1, $2, $3, $4)",
 	         {int4_param(id), bytea_param(root), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	// Not at the (new) target any more: sync_wait must not see the old phase.
+	spi.exec("UPDATE qmdb.sync_jobs SET phase = 'fetching' WHERE db_id = $1 AND state = 'running'", {int4_param(id)});
 	PG_RETURN_VOID();
 }
 
@@ -209,7 +211,9 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 		std::string state, phase;
 		{
 			Spi spi;
-			if (spi.exec("SELECT state, phase, db_id FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) == 0)
+			if (spi.exec("SELECT state, CASE WHEN finish_requested THEN 'finishing' ELSE phase END, db_id "
+			             "FROM qmdb.sync_jobs WHERE db_name = $1",
+			             {text_param(db)}) == 0)
 				throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");
 			state = spi.str(0, 0);
 			phase = spi.str(0, 1);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Three peers, one of which tampers with every response (its qmdb.serve is
+# replaced by a wrapper that flips a byte): the sync completes and bans it.
+# With only that peer: no unverified row reaches the journal, and the job
+# fails with an error saying the target does not match what peers serve.
+set -euo pipefail
+source "$(dirname "$0")/sync_lib.sh"
+
+start_node A a
+start_node B b
+fill "$A" d 200
+# A second and a third copy of the database on A, one of them lying.
+for db in good bad; do
+	as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres "$db"
+	as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
+		as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d "$db"
+done
+cluster_psql "$A" -d bad -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
+	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
+	    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+read -r root start end < <(target "$A" d)
+
+# The liar first, so it gets requests before it is found out.
+sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 50, \"max_outstanding_requests\": 6" \
+	"$(peer "$A" bad)" "$(peer "$A" good)" "$(peer "$A")"
+wait_for "$B" d complete
+expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "root with a lying peer"
+all_ok "$B" d
+expect_eq "$(q "$B" -c "SELECT state || ' ' || (ban_reason LIKE '%failed verification%') FROM qmdb.sync_peers WHERE peer = 1")" \
+	"banned true" "the liar is banned"
+expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.sync_peers WHERE state = 'banned'")" 1 "only the liar is banned"
+expect_eq "$(q "$B" -c "SELECT responses_rejected > 0 FROM qmdb.sync_status")" t "rejected responses counted"
+
+# Only the liar: nothing it sent is kept, and the job fails clearly.
+sync_start "$B" e "$root" "$start" "$end" "$FIXED32, \"source_db\": \"d\"" "$(peer "$A" bad)"
+wait_for "$B" e failed
+err=$(q "$B" -c "SELECT last_error FROM qmdb.sync_status WHERE db = 'e'")
+case "$err" in *"target does not match what the peers serve"*) ;; *) echo "unclear error: $err"; exit 1 ;; esac
+expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.journal j JOIN qmdb.databases d ON d.id = j.db_id WHERE d.name = 'e'")" 0 \
+	"journal rows from the liar"
+# A wrong root fails the same way with honest peers.
+sync_start "$B" w "$(echo "$root" | sed 's/^./0/')" "$start" "$end" "$FIXED32, \"source_db\": \"d\"" "$(peer "$A")"
+wait_for "$B" w failed
+# A peer whose database does not fit is refused at the handshake, naming both sides.
+sync_start "$B" v "$root" "$start" "$end" "\"encoding\": \"variable\", \"source_db\": \"d\"" "$(peer "$A")"
+wait_for "$B" v failed
+case "$(q "$B" -c "SELECT last_error FROM qmdb.sync_status WHERE db = 'v'")" in
+*"encoding is fixed on the peer, variable here"*) ;;
+*) echo "handshake error does not name both sides"; exit 1 ;;
+esac
+echo "sync_bad_peer: liar banned, sync completed; liar alone and a wrong root fail clearly"
