@@ -3,6 +3,10 @@
 #include "pg_headers.h"
 
 extern "C" {
+#include "miscadmin.h"
+}
+
+extern "C" {
 #include "utils/guc.h"
 }
 
@@ -20,9 +24,12 @@ define_gucs() {
 	DefineCustomIntVariable("qmdb.max_response_bytes", "Largest response qmdb.serve will build.", nullptr,
 	                        &max_response_bytes, 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, PGC_SUSET, GUC_UNIT_BYTE,
 	                        nullptr, nullptr, nullptr);
-	DefineCustomStringVariable("qmdb.launcher_database", "Database where the sync launcher resumes jobs.",
-	                           "Sync jobs in other databases resume when sync_resume or sync_wait is called.",
-	                           &launcher_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+	// A postmaster-level setting can only be defined while preloading; the
+	// launcher that reads it exists only then.
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("qmdb.launcher_database", "Database where the sync launcher resumes jobs.",
+		                           "Sync jobs in other databases resume when sync_resume or sync_wait is called.",
+		                           &launcher_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("qmdb");
 }
 

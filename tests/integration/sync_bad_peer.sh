@@ -8,7 +8,7 @@ source "$(dirname "$0")/sync_lib.sh"
 
 start_node A a
 start_node B b
-fill "$A" d 200
+fill_keys "$A" d 5000
 # A second and a third copy of the database on A, one of them lying.
 for db in good bad; do
 	as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres "$db"
@@ -21,7 +21,7 @@ cluster_psql "$A" -d bad -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO
 read -r root start end < <(target "$A" d)
 
 # The liar first, so it gets requests before it is found out.
-sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 50, \"max_outstanding_requests\": 6" \
+sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 10, \"max_outstanding_requests\": 6" \
 	"$(peer "$A" bad)" "$(peer "$A" good)" "$(peer "$A")"
 wait_for "$B" d complete
 expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "root with a lying peer"
