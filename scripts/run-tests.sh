@@ -62,6 +62,7 @@ echo "==> integration tests"
 passed=0
 failed=0
 for t in tests/integration/*.sh; do
+	[ -x "$t" ] || continue # helpers are sourced, not run
 	if "$t"; then
 		passed=$((passed + 1))
 	else

@@ -1,0 +1,47 @@
+-- Sync control: validation errors are immediate and clear, and a job that
+-- cannot reach its peer shows why in the views (never its password).
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], '\x00', 0, 10)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 5, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 6, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), -1, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY[]::text[], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY[NULL]::text[], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 bogus=1'], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5, '{"batch": 5}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5, '{"fetch_batch_size": 0}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5, '{"encoding": "fixed"}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5, '{"max_outstanding_requests": "many"}')$$);
+SELECT size FROM qmdb.create_database('taken');
+SELECT regress.err($$SELECT qmdb.sync_start('taken', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_finish('nope')$$);
+SELECT regress.err($$SELECT qmdb.sync_update_target('nope', sha256(''), 0, 6)$$);
+
+-- A job whose only peer is unreachable: it keeps trying (backoff) and says why.
+SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1 user=app password=secret connect_timeout=2'],
+                       sha256('root'), 0, 5, '{"fetch_batch_size": 5}');
+SELECT db, state, range_start, range_end, journal_size, percent FROM qmdb.sync_status;
+SELECT name, role FROM qmdb.databases WHERE name = 's';
+SELECT peer, conninfo FROM qmdb.sync_peers;
+-- Writing to a database being synced is refused.
+SELECT regress.err($$SELECT qmdb.apply_batch('s', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5)$$);
+-- Targets only move forward.
+SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 4)$$);
+SELECT qmdb.sync_update_target('s', sha256('r2'), 1, 9);
+SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r3'), 0, 12)$$);
+SELECT qmdb.sync_cancel('s');
+SELECT qmdb.sync_wait('s', '10 seconds');
+SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r4'), 2, 20)$$);
+SELECT qmdb.sync_cancel('s', drop_data => true);
+SELECT count(*) AS jobs_left FROM qmdb.sync_status;
+-- Stored connection strings are not readable except by the owner.
+CREATE ROLE qmdb_watcher;
+GRANT pg_monitor TO qmdb_watcher;
+SET ROLE qmdb_watcher;
+SELECT count(*) FROM qmdb.sync_status;
+SELECT regress.err($$SELECT peers FROM qmdb.sync_jobs$$);
+SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1'], sha256(''), 0, 5)$$);
+RESET ROLE;
+DROP ROLE qmdb_watcher;
+SELECT qmdb.drop_database('taken');
