@@ -274,7 +274,8 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 				last_error_at = now;
 				out.push_back({PeerEvent::Failure, done.id, {}, last_error});
 			} else {
-				latency_ms_ = (latency_ms_ + ms) / 2; // upstream's scoring: an EMA of latency
+				// Upstream's scoring, an average of old and new; the first sample stands alone.
+				latency_ms_ = ops == 0 && latency_ms_ == 0 ? ms : (latency_ms_ + ms) / 2;
 				bytes += done.response.size();
 				out.push_back({PeerEvent::Answer, done.id, std::move(done.response), {}});
 			}

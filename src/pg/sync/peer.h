@@ -91,7 +91,9 @@ private:
 	bool connect_wants_write_ = true;
 	bool flush_pending_ = false;
 	double retry_at_ = 0, backoff_ = 0.2;
-	double latency_ms_ = 100; // initial estimate
+	// Unmeasured peers look fastest, so every peer is tried (and measured)
+	// early instead of being starved by the first one to answer.
+	double latency_ms_ = 0;
 	std::deque<InFlight> inflight_;
 	std::string handshake_error_;
 };
