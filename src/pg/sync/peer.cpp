@@ -272,6 +272,9 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 			if (done.failed || !done.got_result) {
 				last_error = done.error.empty() ? "no result" : done.error;
 				last_error_at = now;
+				// An error scores like a timeout (upstream): a peer that cannot
+				// answer (behind, pruned) stops being the first choice.
+				latency_ms_ = (latency_ms_ + 1000.0 * req_.request_timeout) / 2;
 				out.push_back({PeerEvent::Failure, done.id, {}, last_error});
 			} else {
 				// Upstream's scoring, an average of old and new; the first sample stands alone.

@@ -23,6 +23,7 @@ struct PeerRequirements {
 	std::string db;      // database name on the peer
 	OpFormat format;     // must match exactly
 	uint64_t batch_size; // the peer's max_ops must be at least this
+	double request_timeout = 30; // seconds; also the score of a failed request
 };
 
 struct PeerEvent {

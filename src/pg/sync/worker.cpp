@@ -148,7 +148,7 @@ SyncWorker::setup(Spi &spi) {
 	};
 	engine_ = std::make_unique<sync::Engine>(cfg, *journal_, *nodes_, job_.target, local);
 	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
-	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size};
+	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size, job_.options.request_timeout};
 	for (size_t i = 0; i < job_.peers.size(); i++)
 		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
 	last_size_ = journal_->size();
