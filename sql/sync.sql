@@ -44,4 +44,12 @@ SELECT regress.err($$SELECT peers FROM qmdb.sync_jobs$$);
 SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1'], sha256(''), 0, 5)$$);
 RESET ROLE;
 DROP ROLE qmdb_watcher;
+-- A non-superuser allowed to start syncs must give peers a password.
+CREATE ROLE qmdb_syncer;
+GRANT EXECUTE ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb) TO qmdb_syncer;
+SET ROLE qmdb_syncer;
+SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 user=app'], sha256(''), 0, 5)$$);
+RESET ROLE;
+REVOKE ALL ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb) FROM qmdb_syncer;
+DROP ROLE qmdb_syncer;
 SELECT qmdb.drop_database('taken');

@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "storage/latch.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -43,13 +44,20 @@ check_range(uint64_t start, uint64_t end) {
 		throw Error(ErrorCode::InvalidArgument, "range_end exceeds 2^62");
 }
 
+// The user who called us: these functions are SECURITY DEFINER, so
+// superuser() would ask about their owner instead.
+bool
+caller_is_superuser() {
+	return superuser_arg(GetOuterUserId());
+}
+
 // Non-superusers must authenticate to peers with a password (as postgres_fdw).
 void
 check_peer_conninfo(const std::string &conninfo) {
 	std::string err = conninfo_error(conninfo);
 	if (!err.empty())
 		throw Error(ErrorCode::InvalidArgument, "invalid peer connection string: " + err);
-	if (!superuser() && !conninfo_has_password(conninfo))
+	if (!caller_is_superuser() && !conninfo_has_password(conninfo))
 		throw Error(ErrorCode::InvalidArgument,
 		            "password is required: non-superusers must give a password in each peer's connection string");
 }
@@ -104,11 +112,13 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	std::vector<Bytes> peer_bytes;
 	for (const auto &p : peers)
 		peer_bytes.emplace_back(p.begin(), p.end());
+	std::string caller = pg_call([] { return std::string(GetUserNameFromId(GetOuterUserId(), false)); });
 	spi.exec("INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, "
-	         "journal_size) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, $5, $6, $7::jsonb, $5, $5 "
-	         "FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
+	         "journal_size, created_by) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, $5, $6, "
+	         "$7::jsonb, $5, $5, $8 FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
 	         {int4_param(id), text_param(db), bytea_array_param(peer_bytes), bytea_param(root),
-	          int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end)), text_param(options)});
+	          int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end)), text_param(options),
+	          text_param(caller)});
 	for (size_t i = 0; i < peers.size(); i++)
 		spi.exec("INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
 		         {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
@@ -267,7 +277,7 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE);
 			st = PQconnectPoll(conn);
 		}
-		if (!superuser() && !PQconnectionUsedPassword(conn))
+		if (!caller_is_superuser() && !PQconnectionUsedPassword(conn))
 			throw Error(ErrorCode::InvalidArgument, "password is required: the peer did not ask for the given password");
 		const char *params[] = {db.c_str()};
 		if (!PQsendQueryParams(conn,

@@ -288,6 +288,19 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	for (auto &u : updates)
 		engine_->update_target(u.second);
 
+	// A job started by a non-superuser may only use peers that asked for its
+	// password (postgres_fdw's rule): no borrowing this server's .pgpass or trust.
+	if (!job_.creator_is_superuser)
+		for (auto &p : peers_)
+			if (p->state() == Peer::State::Ready && !p->used_password) {
+				std::vector<PeerEvent> lost;
+				p->ban("password is required: the peer did not ask for the given password", lost);
+				for (PeerEvent &l : lost) {
+					inflight_.erase(l.id);
+					engine_->retry(l.id);
+				}
+			}
+
 	// Answers from peers: decode, verify (in the engine), apply.
 	for (PeerEvent &e : events) {
 		auto it = inflight_.find(e.id);
