@@ -31,4 +31,6 @@ row "node digest vs implicit fetch" "$node" "$slow"
 echo "==> writer (PostgreSQL cluster on loopback)"
 install_extension
 BENCH_CSV="$summary" bench/writer.sh
+echo "==> sync between two clusters (verified) vs COPY pipe and logical replication"
+BENCH_CSV="$summary" bench/sync.sh
 echo "summary: $summary"

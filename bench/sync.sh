@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sync benchmark: a verified sync of SYNC_OPS operations between two local
+# clusters, against (1) the unverified baseline, a binary COPY pipe of the
+# same journal rows into a table with a primary key, and (2) built-in
+# logical replication's initial table sync of those rows. Same clusters,
+# one run. Prints ops/s, the ratios, and the sync worker's peak private
+# memory (sampled from /proc while it runs).
+set -euo pipefail
+source "$(dirname "$0")/../tests/integration/sync_lib.sh"
+
+SYNC_OPS=${SYNC_OPS:-1000000}
+start_node_conf() { # like start_node, with wal_level=logical for the publisher
+	local dir port
+	dir=$(make_workdir "$2")
+	port=$(free_port)
+	NODES+=("$dir")
+	NODE_DIR[$port]=$dir
+	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" "wal_level = logical" \
+		"shared_buffers = '1GB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" >&2
+	cluster_psql "$port" -d postgres -c "CREATE EXTENSION pg_qmdb" >/dev/null
+	printf -v "$1" '%s' "$port"
+}
+start_node_conf S source
+start_node_conf R replica
+
+echo "    writing $SYNC_OPS operations on the source..." >&2
+fill_keys "$S" d "$SYNC_OPS"
+read -r root start end < <(target "$S" d)
+ops=$((end - start))
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v s="$2" -v e="$3" 'BEGIN { printf "%.0f", n / (e - s) }'; }
+
+# Ours: verified sync, sampling the worker's memory while it runs.
+t0=$(now)
+sync_start "$R" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 5000, \"max_outstanding_requests\": 8" "$(peer "$S")"
+peak_kb=0
+while :; do
+	state=$(q "$R" -c "SELECT state || ' ' || coalesce(worker_pid, 0) FROM qmdb.sync_status")
+	pid=${state#* }
+	if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
+		kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+		[ "${kb:-0}" -gt "$peak_kb" ] && peak_kb=$kb
+	fi
+	case "$state" in complete*) break ;; failed*) q "$R" -c "SELECT last_error FROM qmdb.sync_status"; exit 1 ;; esac
+	sleep 0.1
+done
+t1=$(now)
+ours=$(rate "$ops" "$t0" "$t1")
+all_ok "$R" d
+
+# Baseline 1: binary COPY of the same rows into a table with a primary key.
+q "$R" -c "CREATE TABLE journal_copy (db_id int, loc bigint, op bytea, PRIMARY KEY (db_id, loc))"
+t0=$(now)
+cluster_psql "$S" -d postgres -c "\\copy (SELECT db_id, loc, op FROM qmdb.journal WHERE loc >= $start ORDER BY loc) TO STDOUT (FORMAT binary)" |
+	cluster_psql "$R" -d postgres -c "\\copy journal_copy FROM STDIN (FORMAT binary)"
+t1=$(now)
+copy=$(rate "$ops" "$t0" "$t1")
+
+# Baseline 2: logical replication's initial table sync of the same rows.
+q "$S" -c "CREATE TABLE journal_pub AS SELECT db_id, loc, op FROM qmdb.journal WHERE loc >= $start" \
+	-c "ALTER TABLE journal_pub ADD PRIMARY KEY (db_id, loc)" -c "CREATE PUBLICATION bench FOR TABLE journal_pub" >/dev/null
+q "$R" -c "CREATE TABLE journal_pub (db_id int, loc bigint, op bytea, PRIMARY KEY (db_id, loc))" >/dev/null
+t0=$(now)
+q "$R" -c "CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=$S dbname=postgres user=postgres' PUBLICATION bench" >/dev/null 2>&1
+poll "$R" "SELECT count(*) > 0 AND bool_and(srsubstate = 'r') FROM pg_subscription_rel"
+t1=$(now)
+logical=$(rate "$ops" "$t0" "$t1")
+q "$R" -c "DROP SUBSCRIPTION bench" >/dev/null
+
+r_copy=$(awk -v a="$ours" -v b="$copy" 'BEGIN { printf "%.2f", a / b }')
+r_logical=$(awk -v a="$ours" -v b="$logical" 'BEGIN { printf "%.2f", a / b }')
+printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe (ops)" "$ours" "$copy" "${r_copy}x"
+printf '%-34s %14s %14s %8s\n' "sync vs logical replication (ops)" "$ours" "$logical" "${r_logical}x"
+echo "  ($ops operations [$start, $end); sync worker peak private memory $((peak_kb / 1024)) MiB)"
+if [ -n "${BENCH_CSV:-}" ]; then
+	echo "sync vs COPY pipe (ops),$ours,$copy,$r_copy" >>"$BENCH_CSV"
+	echo "sync vs logical replication (ops),$ours,$logical,$r_logical" >>"$BENCH_CSV"
+	echo "sync worker peak private memory (KiB),$peak_kb,," >>"$BENCH_CSV"
+fi
