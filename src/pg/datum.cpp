@@ -53,19 +53,26 @@ opt_bytes_arg(FunctionCallInfo fcinfo, int n) {
 	return bytea_view(b).to_bytes();
 }
 
-std::vector<std::optional<Bytes>>
-bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+// The elements of a one-dimensional array argument of varlena type `elemtype`.
+static int
+array_elements(FunctionCallInfo fcinfo, int n, const char *what, Oid elemtype, Datum **elems, bool **nulls) {
 	if (PG_ARGISNULL(n))
 		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
-	Datum *elems = nullptr;
-	bool *nulls = nullptr;
 	int count = 0;
 	pg_call([&] {
 		ArrayType *a = PG_GETARG_ARRAYTYPE_P(n);
 		if (ARR_NDIM(a) > 1)
 			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be one-dimensional", what)));
-		deconstruct_array(a, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+		deconstruct_array(a, elemtype, -1, false, TYPALIGN_INT, elems, nulls, &count);
 	});
+	return count;
+}
+
+std::vector<std::optional<Bytes>>
+bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	Datum *elems = nullptr;
+	bool *nulls = nullptr;
+	int count = array_elements(fcinfo, n, what, BYTEAOID, &elems, &nulls);
 	std::vector<std::optional<Bytes>> out;
 	out.reserve(count);
 	for (int i = 0; i < count; i++) {
@@ -81,15 +88,9 @@ bytea_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 
 std::vector<std::string>
 text_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
-	if (PG_ARGISNULL(n))
-		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
 	Datum *elems = nullptr;
 	bool *nulls = nullptr;
-	int count = 0;
-	pg_call([&] {
-		ArrayType *a = PG_GETARG_ARRAYTYPE_P(n);
-		deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
-	});
+	int count = array_elements(fcinfo, n, what, TEXTOID, &elems, &nulls);
 	std::vector<std::string> out;
 	for (int i = 0; i < count; i++) {
 		if (nulls[i])

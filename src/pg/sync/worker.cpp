@@ -380,67 +380,79 @@ void
 SyncWorker::finalize(Spi &spi) {
 	save_progress(spi, "rebuilding");
 	const Target &t = engine_->target();
-	// The state from the floor of the last commit, and the activity bitmap.
+	Param id = int4_param(db_id_);
+	// The state, by replaying [floor, end) a chunk at a time straight into
+	// qmdb.state: memory stays at one chunk, whatever the database's size.
 	Operation last = decode_op(job_.options.format, journal_->read(t.end - 1));
 	uint64_t floor = last.floor;
-	std::map<Bytes, std::pair<uint64_t, Bytes>> state;
+	spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
+	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
 	for (uint64_t start = floor; start < t.end; start += 4096) {
 		uint64_t end = std::min(t.end, start + 4096);
 		std::vector<Bytes> ops = journal_->read_range(start, end);
+		std::map<Bytes, std::optional<std::pair<uint64_t, Bytes>>> changes; // last change per key in the chunk
 		for (uint64_t i = 0; i < ops.size(); i++) {
 			Operation op = decode_op(job_.options.format, ops[i]);
 			if (op.kind == OpKind::Update)
-				state[op.key] = {start + i, op.value};
+				changes[op.key] = std::make_pair(start + i, std::move(op.value));
 			else if (op.kind == OpKind::Delete)
-				state.erase(op.key);
+				changes[op.key] = std::nullopt;
 		}
+		std::vector<const Bytes *> keys, values, gone;
+		std::vector<int64> locs;
+		for (const auto &c : changes) {
+			if (!c.second) {
+				gone.push_back(&c.first);
+				continue;
+			}
+			keys.push_back(&c.first);
+			locs.push_back(static_cast<int64>(c.second->first));
+			values.push_back(&c.second->second);
+		}
+		if (!gone.empty())
+			spi.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(gone)});
+		if (!keys.empty())
+			spi.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
+			         "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) "
+			         "ON CONFLICT (db_id, key) DO UPDATE SET loc = EXCLUDED.loc, value = EXCLUDED.value",
+			         {id, bytea_array_param(keys), int8_array_param(locs), bytea_array_param(values)});
 	}
-	std::vector<const Bytes *> keys, values;
-	std::vector<int64> locs;
+	// The activity bitmap from the live keys (paged by key) and the last commit:
+	// one bit per operation of the range.
 	std::map<uint64_t, Bytes> bitmap;
 	auto set_bit = [&](uint64_t loc) {
 		Bytes &b = bitmap[loc / 8192];
 		b.resize(1024, 0);
 		b[(loc % 8192) / 8] |= static_cast<uint8_t>(1u << (loc % 8));
 	};
-	auto flush_state = [&] {
-		if (keys.empty())
-			return;
-		spi.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
-		         "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
-		         {int4_param(db_id_), bytea_array_param(keys), int8_array_param(locs), bytea_array_param(values)});
-		keys.clear();
-		values.clear();
-		locs.clear();
-	};
-	spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {int4_param(db_id_)});
-	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {int4_param(db_id_)});
-	for (const auto &e : state) {
-		keys.push_back(&e.first);
-		locs.push_back(static_cast<int64>(e.second.first));
-		values.push_back(&e.second.second);
-		set_bit(e.second.first);
-		if (keys.size() == 10000)
-			flush_state();
+	uint64_t live = 0;
+	Bytes after;
+	for (;;) {
+		uint64 n = spi.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 10000",
+		                    {id, bytea_param(after)});
+		for (uint64 i = 0; i < n; i++)
+			set_bit(static_cast<uint64_t>(spi.i64(i, 1)));
+		live += n;
+		if (n < 10000)
+			break;
+		after = spi.bytes(n - 1, 0);
 	}
-	flush_state();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
-	std::vector<Bytes> rows;
+	std::vector<const Bytes *> rows;
 	for (auto &b : bitmap) {
 		chunks.push_back(static_cast<int64>(b.first));
-		rows.push_back(b.second);
+		rows.push_back(&b.second);
 	}
 	spi.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b)",
-	         {int4_param(db_id_), int8_array_param(chunks), bytea_array_param(rows)});
+	         {id, int8_array_param(chunks), bytea_array_param(rows)});
 	spi.exec("UPDATE qmdb.databases SET size = $2, floor = $3, pruning_boundary = $4, active_keys = $5, root = $6, "
 	         "role = 'replica' WHERE id = $1",
-	         {int4_param(db_id_), int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
-	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(state.size())),
-	          bytea_param(engine_->root())});
+	         {id, int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
+	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(live)), bytea_param(engine_->root())});
 	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
 	         "updated_at = now() WHERE db_id = $1",
-	         {int4_param(db_id_)});
+	         {id});
 	notify(spi, job_.db_name, "complete", ", \"root\": \"" + to_hex(engine_->root()) + "\"");
 }
 
