@@ -278,7 +278,8 @@ CREATE TABLE qmdb.sync_jobs (
 	worker_pid integer,
 	created_by name NOT NULL DEFAULT current_user,
 	started_at timestamptz NOT NULL DEFAULT now(),
-	updated_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now(),   -- the worker's last turn
+	progress_at timestamptz NOT NULL DEFAULT now(),  -- the journal last grew (or a target was reached)
 	completed_at timestamptz,
 	CHECK (range_start < range_end)
 );
@@ -324,7 +325,9 @@ SELECT j.db_name AS db, j.state, j.phase, j.root AS target_root, j.range_start, 
             THEN make_interval(secs => (j.range_end - j.journal_size) / j.ops_per_sec) END AS eta,
        j.outstanding, j.bytes_received, j.responses_accepted, j.responses_rejected, j.target_updates,
        j.targets_reached, j.finish_requested,
-       (j.state = 'running' AND j.updated_at < now() - interval '60 seconds') AS stalled,
+       -- No worker turn, or no progress, for a minute while there is work to do.
+       (j.state = 'running' AND j.phase NOT LIKE 'at target%'
+        AND least(j.updated_at, j.progress_at) < now() - interval '60 seconds') AS stalled,
        j.last_error, j.last_error_at, j.worker_pid, j.started_at, j.updated_at, j.completed_at
   FROM qmdb.sync_jobs j;
 

@@ -7,6 +7,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 }
 
 #include <cstring>
@@ -78,6 +79,24 @@ bytea_array_param(const std::vector<Bytes> &v) {
 Param
 bytea_array_param(const std::vector<const Bytes *> &v) {
 	return bytea_array(v.size(), [&](size_t i) -> const Bytes & { return *v[i]; });
+}
+
+ScratchContext::ScratchContext() {
+	previous_ = CurrentMemoryContext;
+	context_ = pg_call([] { return AllocSetContextCreate(CurrentMemoryContext, "qmdb scratch", ALLOCSET_DEFAULT_SIZES); });
+	MemoryContextSwitchTo(context_);
+}
+
+ScratchContext::~ScratchContext() {
+	MemoryContextSwitchTo(previous_);
+	// On an error the transaction's cleanup frees the context with its parent.
+	if (std::uncaught_exceptions() == 0)
+		MemoryContextDelete(context_);
+}
+
+void
+ScratchContext::reset() {
+	MemoryContextReset(context_);
 }
 
 Spi::Spi(bool read_only) : read_only_(read_only), exceptions_at_start_(std::uncaught_exceptions()) {

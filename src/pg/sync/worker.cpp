@@ -222,7 +222,8 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	if (engine_->pinned_nodes())
 		for (const Digest &d : *engine_->pinned_nodes())
 			pins.insert(pins.end(), d.begin(), d.end());
-	spi.exec("UPDATE qmdb.sync_jobs SET phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
+	spi.exec("UPDATE qmdb.sync_jobs SET progress_at = CASE WHEN journal_size <> $4 OR targets_reached <> $12 "
+	         "OR phase <> $2 THEN now() ELSE progress_at END, phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
 	         "outstanding = $6, responses_accepted = $7, responses_rejected = $8, target_updates = $9, "
 	         "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
 	         "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now() WHERE db_id = $1",
@@ -387,7 +388,9 @@ SyncWorker::finalize(Spi &spi) {
 	uint64_t floor = last.floor;
 	spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
 	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
+	ScratchContext scratch; // one chunk's parameters at a time
 	for (uint64_t start = floor; start < t.end; start += 4096) {
+		scratch.reset();
 		uint64_t end = std::min(t.end, start + 4096);
 		std::vector<Bytes> ops = journal_->read_range(start, end);
 		std::map<Bytes, std::optional<std::pair<uint64_t, Bytes>>> changes; // last change per key in the chunk
@@ -428,6 +431,7 @@ SyncWorker::finalize(Spi &spi) {
 	uint64_t live = 0;
 	Bytes after;
 	for (;;) {
+		scratch.reset();
 		uint64 n = spi.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 10000",
 		                    {id, bytea_param(after)});
 		for (uint64 i = 0; i < n; i++)
@@ -437,6 +441,7 @@ SyncWorker::finalize(Spi &spi) {
 			break;
 		after = spi.bytes(n - 1, 0);
 	}
+	scratch.reset();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
 	std::vector<const Bytes *> rows;
