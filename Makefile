@@ -85,4 +85,4 @@ demo: deps
 	@scripts/demo.sh
 
 format:
-	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(UNIT_SRCS) src/core/*.h src/pg/*.h tests/unit/*.h bench/*.cpp
+	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h src/core/*/*.h src/pg/*.h src/pg/*/*.h tests/unit/*.h bench/*.cpp)

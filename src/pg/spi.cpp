@@ -83,7 +83,8 @@ bytea_array_param(const std::vector<const Bytes *> &v) {
 
 ScratchContext::ScratchContext() {
 	previous_ = CurrentMemoryContext;
-	context_ = pg_call([] { return AllocSetContextCreate(CurrentMemoryContext, "qmdb scratch", ALLOCSET_DEFAULT_SIZES); });
+	context_ =
+	    pg_call([] { return AllocSetContextCreate(CurrentMemoryContext, "qmdb scratch", ALLOCSET_DEFAULT_SIZES); });
 	MemoryContextSwitchTo(context_);
 }
 

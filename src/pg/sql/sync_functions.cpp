@@ -39,7 +39,8 @@ root_arg(FunctionCallInfo fcinfo, int n) {
 void
 check_range(uint64_t start, uint64_t end) {
 	if (start >= end)
-		throw Error(ErrorCode::InvalidArgument, "range_start must be below range_end (an empty range has nothing to sync)");
+		throw Error(ErrorCode::InvalidArgument,
+		            "range_start must be below range_end (an empty range has nothing to sync)");
 	if (end > MAX_LEAVES)
 		throw Error(ErrorCode::InvalidArgument, "range_end exceeds 2^62");
 }
@@ -102,12 +103,16 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	Spi spi;
 	SyncOptions opts = parse_sync_options(spi, options);
 	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
-		throw Error(ErrorCode::AlreadyExists, "database \"" + db + "\" already exists (drop it, or sync into another name)");
-	auto size_param = [](const std::optional<uint32_t> &v) { return v ? int8_param(*v) : qmdb::pg::Param{INT8OID, 0, true}; };
-	spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
-	         "VALUES ($1, $2, $3::int4, $4::int4, $5, $5, $5, $6, 'syncing') RETURNING id",
-	         {text_param(db), text_param(encoding_name(opts.format.encoding)), size_param(opts.format.key_size),
-	          size_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
+		throw Error(ErrorCode::AlreadyExists,
+		            "database \"" + db + "\" already exists (drop it, or sync into another name)");
+	auto size_param = [](const std::optional<uint32_t> &v) {
+		return v ? int8_param(*v) : qmdb::pg::Param{INT8OID, 0, true};
+	};
+	spi.exec(
+	    "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
+	    "VALUES ($1, $2, $3::int4, $4::int4, $5, $5, $5, $6, 'syncing') RETURNING id",
+	    {text_param(db), text_param(encoding_name(opts.format.encoding)), size_param(opts.format.key_size),
+	     size_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
 	int32 id = spi.i32(0, 0);
 	std::vector<Bytes> peer_bytes;
 	for (const auto &p : peers)
@@ -120,8 +125,9 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	          int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end)), text_param(options),
 	          text_param(caller)});
 	for (size_t i = 0; i < peers.size(); i++)
-		spi.exec("INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
-		         {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
+		spi.exec(
+		    "INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
+		    {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
 	start_sync_worker_at_commit(id);
 	PG_RETURN_VOID();
 }
@@ -145,12 +151,13 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	uint64 last = spi.rows() - 1;
 	Target from{{}, static_cast<uint64_t>(spi.i64(last, 1)), static_cast<uint64_t>(spi.i64(last, 2))};
 	if (!advances({root, start, end}, from))
-		throw Error(ErrorCode::InvalidArgument,
-		            "the new target [" + std::to_string(start) + ", " + std::to_string(end) + ") does not advance [" +
-		                std::to_string(from.start) + ", " + std::to_string(from.end) +
-		                ") (range_end must grow and range_start must not shrink)");
+		throw Error(ErrorCode::InvalidArgument, "the new target [" + std::to_string(start) + ", " +
+		                                            std::to_string(end) + ") does not advance [" +
+		                                            std::to_string(from.start) + ", " + std::to_string(from.end) +
+		                                            ") (range_end must grow and range_start must not shrink)");
 	spi.exec("INSERT INTO qmdb.sync_updates (db_id, root, range_start, range_end) VALUES ($1, $2, $3, $4)",
-	         {int4_param(id), bytea_param(root), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	         {int4_param(id), bytea_param(root), int8_param(static_cast<int64>(start)),
+	          int8_param(static_cast<int64>(end))});
 	// Not at the (new) target any more: sync_wait must not see the old phase.
 	spi.exec("UPDATE qmdb.sync_jobs SET phase = 'fetching' WHERE db_id = $1 AND state = 'running'", {int4_param(id)});
 	PG_RETURN_VOID();
@@ -172,7 +179,8 @@ QMDB_FUNCTION(qmdb_sync_finish) {
 }
 
 QMDB_FUNCTION(qmdb_sync_pause) {
-	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
+	set_job(fcinfo,
+	        "UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
 	        false);
 	PG_RETURN_VOID();
 }
@@ -197,11 +205,12 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 		         {p});
 		PG_RETURN_VOID();
 	}
-	for (const char *sql : {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
-	                        "DELETE FROM qmdb.sync_jobs WHERE db_id = $1", "DELETE FROM qmdb.journal WHERE db_id = $1",
-	                        "DELETE FROM qmdb.nodes WHERE db_id = $1", "DELETE FROM qmdb.pins WHERE db_id = $1",
-	                        "DELETE FROM qmdb.state WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1",
-	                        "DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'"})
+	for (const char *sql :
+	     {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
+	      "DELETE FROM qmdb.sync_jobs WHERE db_id = $1", "DELETE FROM qmdb.journal WHERE db_id = $1",
+	      "DELETE FROM qmdb.nodes WHERE db_id = $1", "DELETE FROM qmdb.pins WHERE db_id = $1",
+	      "DELETE FROM qmdb.state WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1",
+	      "DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'"})
 		spi.exec(sql, {p});
 	PG_RETURN_VOID();
 }
@@ -270,7 +279,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 	};
 	try {
 		if (!conn || PQstatus(conn) == CONNECTION_BAD)
-			throw Error(ErrorCode::InvalidArgument, std::string("could not connect: ") + (conn ? PQerrorMessage(conn) : ""));
+			throw Error(ErrorCode::InvalidArgument,
+			            std::string("could not connect: ") + (conn ? PQerrorMessage(conn) : ""));
 		for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK;) {
 			if (st == PGRES_POLLING_FAILED)
 				throw Error(ErrorCode::InvalidArgument, std::string("could not connect: ") + PQerrorMessage(conn));
@@ -278,7 +288,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			st = PQconnectPoll(conn);
 		}
 		if (!caller_is_superuser() && !PQconnectionUsedPassword(conn))
-			throw Error(ErrorCode::InvalidArgument, "password is required: the peer did not ask for the given password");
+			throw Error(ErrorCode::InvalidArgument,
+			            "password is required: the peer did not ask for the given password");
 		const char *params[] = {db.c_str()};
 		if (!PQsendQueryParams(conn,
 		                       "SELECT pg_catalog.set_config('search_path', '', false), root, range_start, range_end "

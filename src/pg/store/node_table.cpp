@@ -62,7 +62,8 @@ NodeTable::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
 		digests.emplace_back(p.second.begin(), p.second.end());
 	}
 	if (!positions.empty())
-		spi_->exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS t(p, d)",
+		spi_->exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
+		           "t(p, d)",
 		           {id, int8_array_param(positions), bytea_array_param(digests)});
 	chunks_.clear();
 	pins_ = pins;
@@ -93,7 +94,8 @@ NodeTable::flush() {
 		indexes.push_back(static_cast<int64>(index));
 		rows.push_back(std::move(row));
 	}
-	spi_->exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS t(c, d) "
+	spi_->exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS "
+	           "t(c, d) "
 	           "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
 	           {int4_param(db_id_), int8_array_param(indexes), bytea_array_param(rows)});
 	pending_start_ = pos;

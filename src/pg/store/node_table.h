@@ -43,8 +43,8 @@ private:
 	std::map<uint64_t, Bytes> chunks_; // chunk index -> digests as stored
 	std::map<uint64_t, Digest> pins_;  // the boundary's pins (at most 64)
 	bool pins_loaded_ = false;
-	uint64_t pending_start_;           // position of pending_[0]
-	std::vector<Digest> pending_;      // appended, not yet written
+	uint64_t pending_start_;      // position of pending_[0]
+	std::vector<Digest> pending_; // appended, not yet written
 };
 
 } // namespace qmdb::pg

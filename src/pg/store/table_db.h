@@ -80,9 +80,9 @@ private:
 	DbInfo info_;
 	Hasher hasher_;
 	std::map<Bytes, std::optional<uint64_t>> locations_; // key -> loc (nullopt: not live)
-	std::map<uint64_t, Operation> window_;                // loc -> active op, read by the floor scan
-	uint64_t window_start_ = 0, window_end_ = 0;          // window_ covers [start, end)
-	std::map<uint64_t, Bytes> bitmap_;                    // chunk -> bits
+	std::map<uint64_t, Operation> window_;               // loc -> active op, read by the floor scan
+	uint64_t window_start_ = 0, window_end_ = 0;         // window_ covers [start, end)
+	std::map<uint64_t, Bytes> bitmap_;                   // chunk -> bits
 	std::map<uint64_t, bool> bitmap_dirty_;
 	NodeTable nodes_{0, 0};
 };

@@ -32,8 +32,8 @@ parse_sync_options(Spi &spi, const std::string &json) {
 			return;
 		int64 v = spi.i64(0, col);
 		if (v < lo || v > hi)
-			throw Error(ErrorCode::InvalidArgument, std::string(name) + " must be between " + std::to_string(lo) +
-			                                            " and " + std::to_string(hi));
+			throw Error(ErrorCode::InvalidArgument,
+			            std::string(name) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
 		out = static_cast<uint64_t>(v);
 	};
 	bounded(0, "max_outstanding_requests", 1, 1024, o.max_outstanding_requests);

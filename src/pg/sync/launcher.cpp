@@ -73,9 +73,10 @@ qmdb_sync_launcher_main(Datum) {
 			for (uint64 i = 0; i < SPI_processed; i++) {
 				bool isnull;
 				int32 id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-				if (DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4, Int32GetDatum(qmdb::pg::SYNC_LOCK_CLASS),
-				                                     Int32GetDatum(id)))) {
-					DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(qmdb::pg::SYNC_LOCK_CLASS), Int32GetDatum(id));
+				if (DatumGetBool(DirectFunctionCall2(pg_try_advisory_lock_int4,
+				                                     Int32GetDatum(qmdb::pg::SYNC_LOCK_CLASS), Int32GetDatum(id)))) {
+					DirectFunctionCall2(pg_advisory_unlock_int4, Int32GetDatum(qmdb::pg::SYNC_LOCK_CLASS),
+					                    Int32GetDatum(id));
 					qmdb::pg::start_sync_worker(id, MyDatabaseId);
 				}
 			}

@@ -101,8 +101,8 @@ Peer::maybe_connect(double now) {
 	if (state_ != State::Idle)
 		return;
 	// Our defaults, then the user's conninfo (expand_dbname) on top.
-	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "fallback_application_name",
-	                      "dbname", nullptr};
+	const char *keys[] = {"connect_timeout",           "keepalives", "keepalives_idle",
+	                      "fallback_application_name", "dbname",     nullptr};
 	const char *vals[] = {"10", "1", "30", "qmdb sync worker", conninfo_.c_str(), nullptr};
 	conn_ = PQconnectStartParams(keys, vals, 1);
 	if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
@@ -154,9 +154,12 @@ Peer::check_hello(PGresult *res) {
 			handshake_error_.pop_back();
 		return;
 	}
-	auto text = [&](int col) { return PQgetisnull(res, 0, col) ? std::string() : std::string(PQgetvalue(res, 0, col)); };
+	auto text = [&](int col) {
+		return PQgetisnull(res, 0, col) ? std::string() : std::string(PQgetvalue(res, 0, col));
+	};
 	auto mismatch = [&](const char *what, const std::string &theirs, const std::string &ours) {
-		handshake_error_ = std::string("incompatible peer: ") + what + " is " + theirs + " on the peer, " + ours + " here";
+		handshake_error_ =
+		    std::string("incompatible peer: ") + what + " is " + theirs + " on the peer, " + ours + " here";
 	};
 	const OpFormat &f = req_.format;
 	auto size_text = [](const std::optional<uint32_t> &s) { return s ? std::to_string(*s) : std::string("variable"); };

@@ -51,11 +51,12 @@ TableJournal::read(uint64_t loc) const {
 
 std::vector<Bytes>
 TableJournal::read_range(uint64_t start, uint64_t end) const {
-	uint64 n = spi_->exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
-	                      {int4_param(db_id_), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
+	uint64 n =
+	    spi_->exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
+	               {int4_param(db_id_), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
 	if (n != end - start)
-		throw Error(ErrorCode::DataCorrupted, "journal rows missing in [" + std::to_string(start) + ", " +
-		                                          std::to_string(end) + ")");
+		throw Error(ErrorCode::DataCorrupted,
+		            "journal rows missing in [" + std::to_string(start) + ", " + std::to_string(end) + ")");
 	std::vector<Bytes> out;
 	for (uint64 i = 0; i < n; i++)
 		out.push_back(spi_->bytes(i, 0));

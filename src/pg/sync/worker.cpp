@@ -141,7 +141,8 @@ SyncWorker::setup(Spi &spi) {
 	// start; reuse them only for a journal that is already complete.
 	bool have_pins = job_.pins.has_value();
 	std::vector<Digest> pins = have_pins ? *job_.pins : std::vector<Digest>();
-	sync::LocalPins local = [have_pins, pins](const Target &, const sync::Journal &) -> std::optional<std::vector<Digest>> {
+	sync::LocalPins local = [have_pins, pins](const Target &,
+	                                          const sync::Journal &) -> std::optional<std::vector<Digest>> {
 		if (!have_pins)
 			return std::nullopt;
 		return pins;
@@ -212,7 +213,8 @@ void
 SyncWorker::save_progress(Spi &spi, const char *phase) {
 	double now = now_seconds();
 	if (now - last_rate_at_ >= 1.0) {
-		double rate = static_cast<double>(journal_->size() - std::min(last_size_, journal_->size())) / (now - last_rate_at_);
+		double rate =
+		    static_cast<double>(journal_->size() - std::min(last_size_, journal_->size())) / (now - last_rate_at_);
 		ops_per_sec_ = ops_per_sec_ == 0 ? rate : 0.7 * ops_per_sec_ + 0.3 * rate;
 		last_size_ = journal_->size();
 		last_rate_at_ = now;
@@ -222,19 +224,20 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	if (engine_->pinned_nodes())
 		for (const Digest &d : *engine_->pinned_nodes())
 			pins.insert(pins.end(), d.begin(), d.end());
-	spi.exec("UPDATE qmdb.sync_jobs SET progress_at = CASE WHEN journal_size <> $4 OR targets_reached <> $12 "
-	         "OR phase <> $2 THEN now() ELSE progress_at END, phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
-	         "outstanding = $6, responses_accepted = $7, responses_rejected = $8, target_updates = $9, "
-	         "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
-	         "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now() WHERE db_id = $1",
-	         {int4_param(db_id_), text_param(phase), int8_param(static_cast<int64>(journal_->start())),
-	          int8_param(static_cast<int64>(journal_->size())),
-	          engine_->pinned_nodes() ? bytea_param(pins) : null_bytea_param(),
-	          int8_param(static_cast<int64>(inflight_.size())), int8_param(static_cast<int64>(pr.responses_accepted)),
-	          int8_param(static_cast<int64>(pr.responses_rejected)), int8_param(static_cast<int64>(pr.target_updates)),
-	          int8_param(static_cast<int64>(bytes_)), text_param(std::to_string(ops_per_sec_)),
-	          int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
-	          int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end))});
+	spi.exec(
+	    "UPDATE qmdb.sync_jobs SET progress_at = CASE WHEN journal_size <> $4 OR targets_reached <> $12 "
+	    "OR phase <> $2 THEN now() ELSE progress_at END, phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
+	    "outstanding = $6, responses_accepted = $7, responses_rejected = $8, target_updates = $9, "
+	    "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
+	    "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now() WHERE db_id = $1",
+	    {int4_param(db_id_), text_param(phase), int8_param(static_cast<int64>(journal_->start())),
+	     int8_param(static_cast<int64>(journal_->size())),
+	     engine_->pinned_nodes() ? bytea_param(pins) : null_bytea_param(),
+	     int8_param(static_cast<int64>(inflight_.size())), int8_param(static_cast<int64>(pr.responses_accepted)),
+	     int8_param(static_cast<int64>(pr.responses_rejected)), int8_param(static_cast<int64>(pr.target_updates)),
+	     int8_param(static_cast<int64>(bytes_)), text_param(std::to_string(ops_per_sec_)),
+	     int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
+	     int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end))});
 	for (auto &p : peers_)
 		spi.exec("INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
 		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at) "
@@ -366,9 +369,9 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 			                   p->ban_reason.find("malformed") != std::string::npos;
 			reasons += (reasons.empty() ? "" : "; ") + ("peer " + std::to_string(p->index) + ": " + p->ban_reason);
 		}
-		std::string why = any_verified_bad ? "the target does not match what the peers serve: every peer is banned (" +
-		                                         reasons + ")"
-		                                   : "no usable peer (" + reasons + ")";
+		std::string why = any_verified_bad
+		                      ? "the target does not match what the peers serve: every peer is banned (" + reasons + ")"
+		                      : "no usable peer (" + reasons + ")";
 		throw sync::EngineError(sync::EngineErrorKind::InvalidResponse, why);
 	}
 	sync::Progress pr = engine_->progress();
@@ -449,12 +452,14 @@ SyncWorker::finalize(Spi &spi) {
 		chunks.push_back(static_cast<int64>(b.first));
 		rows.push_back(&b.second);
 	}
-	spi.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b)",
-	         {id, int8_array_param(chunks), bytea_array_param(rows)});
+	spi.exec(
+	    "INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b)",
+	    {id, int8_array_param(chunks), bytea_array_param(rows)});
 	spi.exec("UPDATE qmdb.databases SET size = $2, floor = $3, pruning_boundary = $4, active_keys = $5, root = $6, "
 	         "role = 'replica' WHERE id = $1",
 	         {id, int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
-	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(live)), bytea_param(engine_->root())});
+	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(live)),
+	          bytea_param(engine_->root())});
 	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
 	         "updated_at = now() WHERE db_id = $1",
 	         {id});
@@ -464,9 +469,10 @@ SyncWorker::finalize(Spi &spi) {
 void
 SyncWorker::fail(const std::string &message) {
 	WorkerTransaction tx;
-	tx.spi().exec("UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
-	              "updated_at = now() WHERE db_id = $1",
-	              {int4_param(db_id_), text_param(message)});
+	tx.spi().exec(
+	    "UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
+	    "updated_at = now() WHERE db_id = $1",
+	    {int4_param(db_id_), text_param(message)});
 	notify(tx.spi(), job_.db_name, "failed", ", \"error\": \"" + json_escape(message) + "\"");
 	tx.commit();
 }
