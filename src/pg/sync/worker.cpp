@@ -101,7 +101,8 @@ private:
 	void turn(Spi &spi, std::vector<PeerEvent> &events);
 	void dispatch(double now, std::vector<PeerEvent> &events);
 	void save_progress(Spi &spi, const char *phase);
-	void finalize(Spi &spi);
+	// Returns true once the database is complete.
+	bool finalize(Spi &spi);
 	void fail(const std::string &message);
 	Peer *best_peer();
 
@@ -114,6 +115,9 @@ private:
 	std::map<uint64_t, std::pair<Request, Peer *>> inflight_; // id -> request, peer (null: waiting)
 	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
 	bool paused_ = false, done_ = false;
+	// The rebuild after completion, a few chunks per transaction.
+	bool rebuilding_ = false;
+	uint64_t rebuild_floor_ = 0, rebuild_next_ = 0;
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
@@ -354,8 +358,7 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 
 	nodes_->flush();
 	if (r == sync::StepResult::Complete) {
-		finalize(spi);
-		done_ = true;
+		done_ = finalize(spi);
 		return;
 	}
 	bool all_banned = !peers_.empty();
@@ -380,21 +383,26 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	(void)now;
 }
 
-void
+bool
 SyncWorker::finalize(Spi &spi) {
-	save_progress(spi, "rebuilding");
 	const Target &t = engine_->target();
 	Param id = int4_param(db_id_);
-	// The state, by replaying [floor, end) a chunk at a time straight into
-	// qmdb.state: memory stays at one chunk, whatever the database's size.
-	Operation last = decode_op(job_.options.format, journal_->read(t.end - 1));
-	uint64_t floor = last.floor;
-	spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
-	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
 	ScratchContext scratch; // one chunk's parameters at a time
-	for (uint64_t start = floor; start < t.end; start += 4096) {
+	// The state, by replaying [floor, end) into qmdb.state a few chunks per
+	// transaction: memory stays at one chunk whatever the database's size,
+	// and a crash here simply starts the rebuild again.
+	if (!rebuilding_) {
+		rebuild_floor_ = decode_op(job_.options.format, journal_->read(t.end - 1)).floor;
+		rebuild_next_ = rebuild_floor_;
+		rebuilding_ = true;
+		spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
+		spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
+	}
+	save_progress(spi, "rebuilding");
+	for (int round = 0; round < 16 && rebuild_next_ < t.end; round++) {
 		scratch.reset();
-		uint64_t end = std::min(t.end, start + 4096);
+		uint64_t start = rebuild_next_, end = std::min(t.end, start + 4096);
+		rebuild_next_ = end;
 		std::vector<Bytes> ops = journal_->read_range(start, end);
 		std::map<Bytes, std::optional<std::pair<uint64_t, Bytes>>> changes; // last change per key in the chunk
 		for (uint64_t i = 0; i < ops.size(); i++) {
@@ -423,6 +431,9 @@ SyncWorker::finalize(Spi &spi) {
 			         "ON CONFLICT (db_id, key) DO UPDATE SET loc = EXCLUDED.loc, value = EXCLUDED.value",
 			         {id, bytea_array_param(keys), int8_array_param(locs), bytea_array_param(values)});
 	}
+	if (rebuild_next_ < t.end)
+		return false; // more in the next transaction
+	uint64_t floor = rebuild_floor_;
 	// The activity bitmap from the live keys (paged by key) and the last commit:
 	// one bit per operation of the range.
 	std::map<uint64_t, Bytes> bitmap;
@@ -464,6 +475,7 @@ SyncWorker::finalize(Spi &spi) {
 	         "updated_at = now() WHERE db_id = $1",
 	         {id});
 	notify(spi, job_.db_name, "complete", ", \"root\": \"" + to_hex(engine_->root()) + "\"");
+	return true;
 }
 
 void
@@ -524,7 +536,7 @@ SyncWorker::run() {
 		tx.commit();
 		if (done_)
 			return;
-		bool waiting = !events.empty();
+		bool waiting = !events.empty() || rebuilding_; // no pause between rebuild rounds
 		wait_for_events(waiting ? 0 : 0.5);
 		now = now_seconds();
 		for (auto &p : peers_)
