@@ -158,6 +158,38 @@ Spi::exec(const char *sql, const std::vector<Param> &params) {
 	return rows_;
 }
 
+void
+Spi::open_cursor(const char *sql, const std::vector<Param> &params) {
+	SPIPlanPtr plan = plan_for(sql, params);
+	cursor_ = pg_call([&] {
+		Datum values[16];
+		char nulls[16];
+		for (size_t i = 0; i < params.size(); i++) {
+			values[i] = params[i].value;
+			nulls[i] = params[i].null ? 'n' : ' ';
+		}
+		return SPI_cursor_open(nullptr, plan, values, nulls, read_only_);
+	});
+}
+
+uint64
+Spi::fetch(long n) {
+	rows_ = pg_call([&] {
+		if (SPI_tuptable)
+			SPI_freetuptable(SPI_tuptable);
+		SPI_cursor_fetch(cursor_, true, n);
+		return SPI_processed;
+	});
+	return rows_;
+}
+
+void
+Spi::close_cursor() {
+	if (cursor_)
+		pg_call([&] { SPI_cursor_close(cursor_); });
+	cursor_ = nullptr;
+}
+
 Datum
 Spi::value(uint64 row, int col, bool *isnull) const {
 	if (row >= rows_)

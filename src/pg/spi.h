@@ -8,6 +8,8 @@
 #include "core/bytes.h"
 #include "core/error.h"
 
+struct PortalData;
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,12 @@ public:
 	// the next call. Returns the number of rows processed.
 	uint64 exec(const char *sql, const std::vector<Param> &params);
 
+	// A cursor over `sql`, read `n` rows at a time with fetch(); its rows
+	// are read with the accessors below, like exec()'s.
+	void open_cursor(const char *sql, const std::vector<Param> &params);
+	uint64 fetch(long n);
+	void close_cursor();
+
 	uint64 rows() const { return rows_; }
 	bool is_null(uint64 row, int col) const;
 	int64 i64(uint64 row, int col) const;
@@ -72,6 +80,7 @@ private:
 	Datum value(uint64 row, int col, bool *isnull) const;
 	Datum non_null(uint64 row, int col) const;
 	uint64 rows_ = 0;
+	::PortalData *cursor_ = nullptr;
 	bool read_only_;
 	int exceptions_at_start_;
 };

@@ -443,18 +443,11 @@ SyncWorker::finalize(Spi &spi) {
 		b[(loc % 8192) / 8] |= static_cast<uint8_t>(1u << (loc % 8));
 	};
 	uint64_t live = 0;
-	Bytes after;
-	for (;;) {
-		scratch.reset();
-		uint64 n = spi.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 10000",
-		                    {id, bytea_param(after)});
+	spi.open_cursor("SELECT loc FROM qmdb.state WHERE db_id = $1", {id});
+	for (uint64 n; (n = spi.fetch(10000)) > 0; live += n)
 		for (uint64 i = 0; i < n; i++)
-			set_bit(static_cast<uint64_t>(spi.i64(i, 1)));
-		live += n;
-		if (n < 10000)
-			break;
-		after = spi.bytes(n - 1, 0);
-	}
+			set_bit(static_cast<uint64_t>(spi.i64(i, 0)));
+	spi.close_cursor();
 	scratch.reset();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
