@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A peer that never answers (its qmdb.serve sleeps for an hour): the worker
+# still answers sync_cancel and SIGTERM (a fast shutdown) without waiting on
+# the network, and a job whose peer hangs past request_timeout moves on.
+set -euo pipefail
+source "$(dirname "$0")/sync_lib.sh"
+
+start_node A a
+start_node B b
+fill "$A" d 50
+as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres slow
+as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
+	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d slow
+cluster_psql "$A" -d slow -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
+	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
+	    \$\$ SELECT qmdb.serve_honest(db, request) FROM pg_catalog.pg_sleep(3600) \$\$"
+read -r root start end < <(target "$A" d)
+
+# 1. sync_cancel while a request hangs: the worker leaves.
+sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"request_timeout\": 3600" "$(peer "$A" slow)"
+poll "$B" "SELECT in_flight > 0 FROM qmdb.sync_peers WHERE db = 'd'"
+q "$B" -c "SELECT qmdb.sync_cancel('d')" >/dev/null
+poll "$B" "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker')"
+
+# 2. A fast shutdown while a request hangs: pg_ctl stop returns (it would
+#    time out if the worker ignored SIGTERM while waiting on its peer).
+sync_start "$B" e "$root" "$start" "$end" "$FIXED32, \"request_timeout\": 3600, \"source_db\": \"d\"" "$(peer "$A" slow)"
+poll "$B" "SELECT in_flight > 0 FROM qmdb.sync_peers WHERE db = 'e'"
+dir=$(node_dir "$B")
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+
+# 3. With a short request_timeout and an honest peer beside it, the job
+#    gives up on the hung requests and completes.
+q "$B" -c "SELECT qmdb.sync_cancel('e', drop_data => true)" >/dev/null
+sync_start "$B" f "$root" "$start" "$end" "$FIXED32, \"request_timeout\": 2, \"source_db\": \"d\"" \
+	"$(peer "$A" slow)" "$(peer "$A")"
+wait_for "$B" f complete
+expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('f'), 'hex')")" "$root" "root with a hung peer beside an honest one"
+echo "sync_hung_peer: cancel and shutdown did not wait on a hung peer; timeouts moved requests elsewhere"
