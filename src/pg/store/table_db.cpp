@@ -155,18 +155,13 @@ TableDatabase::bitmap_chunk(uint64_t index) {
 
 bool
 TableDatabase::active_bit(uint64_t loc) {
-	const Bytes &bits = bitmap_chunk(loc / BITS_PER_CHUNK);
-	uint64_t i = loc % BITS_PER_CHUNK;
-	return (bits[i / 8] >> (i % 8)) & 1;
+	return bitmap_bit(bitmap_chunk(loc / BITS_PER_CHUNK), loc);
 }
 
 void
 TableDatabase::set_active_bit(uint64_t loc, bool on) {
-	uint64_t index = loc / BITS_PER_CHUNK, i = loc % BITS_PER_CHUNK;
-	Bytes &bits = bitmap_chunk(index);
-	uint8_t mask = static_cast<uint8_t>(1u << (i % 8));
-	bits[i / 8] = on ? (bits[i / 8] | mask) : (bits[i / 8] & ~mask);
-	bitmap_dirty_[index] = true;
+	set_bitmap_bit(bitmap_chunk(loc / BITS_PER_CHUNK), loc, on);
+	bitmap_dirty_[loc / BITS_PER_CHUNK] = true;
 }
 
 void

@@ -31,6 +31,22 @@ struct DbInfo {
 
 constexpr uint64_t BITS_PER_CHUNK = 8192;
 
+// The layout of a qmdb.bitmap row: location loc is bit (loc % 8) of byte
+// (loc % BITS_PER_CHUNK) / 8 of row loc / BITS_PER_CHUNK.
+inline void
+set_bitmap_bit(Bytes &row, uint64_t loc, bool on) {
+	row.resize(BITS_PER_CHUNK / 8, 0);
+	uint64_t i = loc % BITS_PER_CHUNK;
+	uint8_t mask = static_cast<uint8_t>(1u << (i % 8));
+	row[i / 8] = on ? (row[i / 8] | mask) : (row[i / 8] & ~mask);
+}
+
+inline bool
+bitmap_bit(const Bytes &row, uint64_t loc) {
+	uint64_t i = loc % BITS_PER_CHUNK;
+	return i / 8 < row.size() && ((row[i / 8] >> (i % 8)) & 1);
+}
+
 class TableDatabase : public WriterState, public ServeSource {
 public:
 	// Load the catalog row of `name`; with `lock`, take it FOR UPDATE so

@@ -310,11 +310,11 @@ Peer::send(uint64_t id, const Request &request, double now, std::vector<PeerEven
 	int lengths[] = {0, static_cast<int>(wire.size())};
 	int formats[] = {0, 1};
 	if (!PQsendQueryParams(conn_, SERVE_SQL, 2, nullptr, values, lengths, formats, 1) || !PQpipelineSync(conn_)) {
-		inflight_.push_back({id, now, false, false, {}, {}, request.max_ops});
+		inflight_.push_back({id, now, false, false, {}, {}});
 		fail_connection(PQerrorMessage(conn_), now, out);
 		return;
 	}
-	inflight_.push_back({id, now, false, false, {}, {}, request.max_ops});
+	inflight_.push_back({id, now, false, false, {}, {}});
 	flush_pending_ = PQflush(conn_) == 1;
 }
 

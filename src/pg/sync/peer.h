@@ -79,7 +79,6 @@ private:
 		bool failed = false;
 		Bytes response;
 		std::string error;
-		uint64_t max_ops;
 	};
 	void fail_connection(const std::string &why, double now, std::vector<PeerEvent> &out);
 	void check_hello(::pg_result *res);

@@ -8,6 +8,7 @@
 #include "../gucs.h"
 #include "../spi.h"
 #include "../store/node_table.h"
+#include "../store/table_db.h"
 #include "job.h"
 #include "peer.h"
 #include "table_journal.h"
@@ -265,7 +266,6 @@ void
 SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	journal_->attach(spi);
 	nodes_->attach(spi);
-	double now = now_seconds();
 
 	// The operator's side: state, finish, target updates (in order).
 	spi.exec("SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(db_id_)});
@@ -380,7 +380,6 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	sync::Progress pr = engine_->progress();
 	const char *phase = paused_ ? "paused" : pr.at_target ? "at target, waiting for finish" : "fetching";
 	save_progress(spi, phase);
-	(void)now;
 }
 
 bool
@@ -437,11 +436,7 @@ SyncWorker::finalize(Spi &spi) {
 	// The activity bitmap from the live keys (paged by key) and the last commit:
 	// one bit per operation of the range.
 	std::map<uint64_t, Bytes> bitmap;
-	auto set_bit = [&](uint64_t loc) {
-		Bytes &b = bitmap[loc / 8192];
-		b.resize(1024, 0);
-		b[(loc % 8192) / 8] |= static_cast<uint8_t>(1u << (loc % 8));
-	};
+	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
 	uint64_t live = 0;
 	spi.open_cursor("SELECT loc FROM qmdb.state WHERE db_id = $1", {id});
 	for (uint64 n; (n = spi.fetch(10000)) > 0; live += n)
