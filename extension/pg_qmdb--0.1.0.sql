@@ -32,6 +32,14 @@ CREATE FUNCTION qmdb.decode_target(target bytea,
 	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'qmdb_decode_target';
 
+-- One encoded operation (a journal row, or one from a response) in SQL
+-- terms. kind is 'update', 'delete' or 'commit'; NULL sizes mean variable.
+CREATE FUNCTION qmdb.decode_operation(op bytea, encoding text DEFAULT 'variable',
+	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL,
+	OUT kind text, OUT key bytea, OUT value bytea, OUT floor bigint, OUT metadata bytea)
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'qmdb_decode_operation';
+
 ---------------------------------------------------------------------------
 -- Authenticated databases
 ---------------------------------------------------------------------------
@@ -85,14 +93,18 @@ CREATE TABLE qmdb.pins (
 );
 
 -- Live keys: each key's current value and the location of its Update.
--- Only the key is indexed, so moving a key (a new loc) is a HOT update.
+-- One partition per database, qmdb.state_<id>, made with the database: a
+-- synced state is loaded unindexed and indexed in one sort before it is
+-- attached, and dropping a database drops its partition. Each partition
+-- has its own primary key (key) and fillfactor 80: only the key is indexed,
+-- so moving a key (a new loc) is a HOT update. The parent has no index, so
+-- pg_dump's partitions restore under the extension's parent as they are.
 CREATE TABLE qmdb.state (
 	db_id integer NOT NULL,
 	key bytea NOT NULL,
 	loc bigint NOT NULL,
-	value bytea NOT NULL,
-	PRIMARY KEY (db_id, key)
-) WITH (fillfactor = 80);
+	value bytea NOT NULL
+) PARTITION BY LIST (db_id);
 
 -- The activity bitmap (upstream's): bit loc is set iff loc holds some key's
 -- current Update, or the last commit. 8192 locations per row, bit i of row
@@ -111,7 +123,6 @@ SELECT pg_catalog.pg_extension_config_dump('qmdb.databases_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.journal', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.nodes', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.pins', '');
-SELECT pg_catalog.pg_extension_config_dump('qmdb.state', '');
 SELECT pg_catalog.pg_extension_config_dump('qmdb.bitmap', '');
 
 REVOKE ALL ON qmdb.databases, qmdb.journal, qmdb.nodes, qmdb.pins, qmdb.state, qmdb.bitmap FROM PUBLIC;

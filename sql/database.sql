@@ -14,6 +14,13 @@ SELECT size, floor, encode(root, 'hex') = '14575ce7f081d0ca85593be8daebc87a009e3
 SELECT loc, kind, key = pg_temp.k(0) AS is_k0, floor, encode(op, 'hex') AS op
   FROM qmdb.operations('var9') ORDER BY loc;
 SELECT loc, kind, length(op) AS bytes, encode(op, 'hex') AS op FROM qmdb.operations('fix9') WHERE kind = 'commit';
+-- The SQL decoder agrees with the journal's columns, in both encodings.
+SELECT count(*) AS ops, bool_and((d.kind, d.key, d.value, d.floor, d.metadata)
+       IS NOT DISTINCT FROM (o.kind, o.key, o.value, o.floor, o.metadata)) AS decoded_alike
+  FROM qmdb.operations('var9') o, qmdb.decode_operation(o.op, 'variable', 32, 32) d;
+SELECT count(*) AS ops, bool_and((d.kind, d.key, d.value, d.floor, d.metadata)
+       IS NOT DISTINCT FROM (o.kind, o.key, o.value, o.floor, o.metadata)) AS decoded_alike
+  FROM qmdb.operations('fix9') o, qmdb.decode_operation(o.op, 'fixed', 32, 32) d;
 
 -- §9.2: the edge cases in sequence.
 CREATE TABLE batches (n int, keys bytea[], vals bytea[], var_root text, fix_root text);

@@ -31,5 +31,22 @@ SELECT regress.err($$SELECT qmdb.encode_target(sha256(''), 2, 2)$$);
 SELECT regress.err($$SELECT qmdb.decode_target(sha256('') || '\x0707'::bytea)$$);
 SELECT regress.err($$SELECT qmdb.decode_target(sha256('') || '\x070800'::bytea)$$);
 SELECT regress.err($$SELECT qmdb.decode_target('\x00')$$);
+
+-- Operations: the variable encoding (tag, varint-prefixed items, varint floor)
+-- and the fixed one (raw fields, be8 floor, zero padding to one size).
+SELECT * FROM qmdb.decode_operation('\xd202616201 63'::bytea);
+SELECT * FROM qmdb.decode_operation('\xd1026162');
+SELECT * FROM qmdb.decode_operation('\xd30005');
+SELECT * FROM qmdb.decode_operation('\xd3010178 05');
+SELECT * FROM qmdb.decode_operation('\xd2616263 00000000000000', 'fixed', 2, 1);
+SELECT * FROM qmdb.decode_operation('\xd16162 0000000000000000', 'fixed', 2, 1);
+SELECT * FROM qmdb.decode_operation('\xd30000 0000000000000005', 'fixed', 2, 1);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd4026162')$$);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd2026162')$$);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd1026162ff')$$);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd2616263 00000000000001', 'fixed', 2, 1)$$);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd1026162', 'fixed')$$);
+SELECT regress.err($$SELECT qmdb.decode_operation('\xd1026162', 'compact')$$);
+SELECT regress.err($$SELECT qmdb.decode_operation(NULL)$$);
 -- The error left nothing behind: the session still works.
 SELECT 1 AS still_alive;

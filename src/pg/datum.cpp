@@ -45,6 +45,30 @@ location_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 	return static_cast<uint64_t>(v);
 }
 
+static std::optional<uint32_t>
+size_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	int32 v = PG_GETARG_INT32(n);
+	if (v <= 0)
+		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must be positive (or NULL for variable length)");
+	return static_cast<uint32_t>(v);
+}
+
+OpFormat
+format_args(FunctionCallInfo fcinfo, int n) {
+	std::string encoding = text_arg(fcinfo, n, "encoding");
+	OpFormat format;
+	if (encoding == "fixed")
+		format.encoding = Encoding::Fixed;
+	else if (encoding != "variable")
+		throw Error(ErrorCode::InvalidArgument, "encoding must be 'variable' or 'fixed', not '" + encoding + "'");
+	format.key_size = size_arg(fcinfo, n + 1, "key_size");
+	format.value_size = size_arg(fcinfo, n + 2, "value_size");
+	format.validate();
+	return format;
+}
+
 std::optional<Bytes>
 opt_bytes_arg(FunctionCallInfo fcinfo, int n) {
 	if (PG_ARGISNULL(n))
@@ -103,12 +127,43 @@ text_array_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 Datum
 tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls) {
 	return pg_call([&] {
-		TupleDesc desc;
-		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(desc);
+		// Looked up once per call site (fn_extra): a decoder runs once per row.
+		auto desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+		if (!desc) {
+			TupleDesc found;
+			if (get_call_result_type(fcinfo, nullptr, &found) != TYPEFUNC_COMPOSITE)
+				elog(ERROR, "return type must be a row type");
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+			desc = BlessTupleDesc(CreateTupleDescCopy(found));
+			MemoryContextSwitchTo(old);
+			fcinfo->flinfo->fn_extra = desc;
+		}
 		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	});
+}
+
+void
+operation_datums(const Operation &op, Datum *values, bool *nulls) {
+	for (int i = 0; i < 5; i++)
+		nulls[i] = true;
+	values[0] = pg_call([&] { return CStringGetTextDatum(op_kind_name(op.kind)); });
+	nulls[0] = false;
+	if (op.kind != OpKind::CommitFloor) {
+		values[1] = PointerGetDatum(to_bytea(op.key));
+		nulls[1] = false;
+	}
+	if (op.kind == OpKind::Update) {
+		values[2] = PointerGetDatum(to_bytea(op.value));
+		nulls[2] = false;
+	}
+	if (op.kind == OpKind::CommitFloor) {
+		values[3] = Int64GetDatum(static_cast<int64>(op.floor));
+		nulls[3] = false;
+		if (op.metadata) {
+			values[4] = PointerGetDatum(to_bytea(*op.metadata));
+			nulls[4] = false;
+		}
+	}
 }
 
 Datum

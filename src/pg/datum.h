@@ -5,6 +5,7 @@
 
 #include "core/bytes.h"
 #include "core/error.h"
+#include "core/operation.h"
 
 #include <optional>
 #include <string>
@@ -18,6 +19,9 @@ bytea *to_bytea(ByteView b);
 std::string text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Argument n as a non-negative bigint; Error(NullValue / InvalidArgument).
 uint64_t location_arg(FunctionCallInfo fcinfo, int n, const char *what);
+// Arguments n, n+1, n+2 as (encoding text, key_size int, value_size int):
+// a validated operation format; NULL sizes mean variable length.
+OpFormat format_args(FunctionCallInfo fcinfo, int n);
 // Argument n as bytea, or nullopt when NULL.
 std::optional<Bytes> opt_bytes_arg(FunctionCallInfo fcinfo, int n);
 // A bytea[] argument; NULL elements come back as nullopt.
@@ -26,6 +30,9 @@ std::vector<std::optional<Bytes>> bytea_array_arg(FunctionCallInfo fcinfo, int n
 std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Build one composite result row of the function's declared type.
 Datum tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
+// An operation's SQL columns: kind, key, value, floor, metadata (NULL where
+// the kind has none).
+void operation_datums(const Operation &op, Datum *values, bool *nulls);
 Datum bytea_array_datum(const std::vector<Bytes> &items);
 
 } // namespace qmdb::pg

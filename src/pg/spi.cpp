@@ -22,6 +22,11 @@ int4_param(int32 v) {
 }
 
 Param
+opt_int4_param(std::optional<uint32_t> v) {
+	return v ? int4_param(static_cast<int32>(*v)) : Param{INT4OID, (Datum)0, true};
+}
+
+Param
 int8_param(int64 v) {
 	return {INT8OID, Int64GetDatum(v), false};
 }
@@ -136,21 +141,32 @@ plan_for(const char *sql, const std::vector<Param> &params) {
 	return plan;
 }
 
+namespace {
+// SPI's parallel arrays for a parameter list (at most 16).
+struct SpiArgs {
+	explicit SpiArgs(const std::vector<Param> &params) {
+		if (params.size() > 16)
+			throw Error(ErrorCode::Internal, "too many SPI parameters");
+		for (size_t i = 0; i < params.size(); i++) {
+			types[i] = params[i].type;
+			values[i] = params[i].value;
+			nulls[i] = params[i].null ? 'n' : ' ';
+		}
+	}
+	Oid types[16];
+	Datum values[16];
+	char nulls[16];
+};
+} // namespace
+
 uint64
 Spi::exec(const char *sql, const std::vector<Param> &params) {
-	if (params.size() > 16)
-		throw Error(ErrorCode::Internal, "too many SPI parameters");
+	SpiArgs args(params);
 	SPIPlanPtr plan = plan_for(sql, params);
 	rows_ = pg_call([&] {
 		if (SPI_tuptable) // the previous result is no longer needed
 			SPI_freetuptable(SPI_tuptable);
-		Datum values[16];
-		char nulls[16];
-		for (size_t i = 0; i < params.size(); i++) {
-			values[i] = params[i].value;
-			nulls[i] = params[i].null ? 'n' : ' ';
-		}
-		int rc = SPI_execute_plan(plan, values, nulls, read_only_, 0);
+		int rc = SPI_execute_plan(plan, args.values, args.nulls, read_only_, 0);
 		if (rc < 0)
 			elog(ERROR, "SPI_execute_plan failed (%d) for: %s", rc, sql);
 		return SPI_processed;
@@ -158,18 +174,26 @@ Spi::exec(const char *sql, const std::vector<Param> &params) {
 	return rows_;
 }
 
+uint64
+Spi::exec_once(const std::string &sql, const std::vector<Param> &params) {
+	SpiArgs args(params);
+	rows_ = pg_call([&] {
+		if (SPI_tuptable)
+			SPI_freetuptable(SPI_tuptable);
+		int rc = SPI_execute_with_args(sql.c_str(), static_cast<int>(params.size()), args.types, args.values,
+		                               args.nulls, read_only_, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_with_args failed (%d) for: %s", rc, sql.c_str());
+		return SPI_processed;
+	});
+	return rows_;
+}
+
 void
 Spi::open_cursor(const char *sql, const std::vector<Param> &params) {
+	SpiArgs args(params);
 	SPIPlanPtr plan = plan_for(sql, params);
-	cursor_ = pg_call([&] {
-		Datum values[16];
-		char nulls[16];
-		for (size_t i = 0; i < params.size(); i++) {
-			values[i] = params[i].value;
-			nulls[i] = params[i].null ? 'n' : ' ';
-		}
-		return SPI_cursor_open(nullptr, plan, values, nulls, read_only_);
-	});
+	cursor_ = pg_call([&] { return SPI_cursor_open(nullptr, plan, args.values, args.nulls, read_only_); });
 }
 
 uint64

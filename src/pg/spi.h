@@ -23,6 +23,7 @@ struct Param {
 };
 
 Param int4_param(int32 v);
+Param opt_int4_param(std::optional<uint32_t> v); // NULL when absent
 Param int8_param(int64 v);
 Param bytea_param(ByteView v);
 Param null_bytea_param();
@@ -59,6 +60,9 @@ public:
 	// Run `sql` (a cached plan per distinct text) and keep its rows until
 	// the next call. Returns the number of rows processed.
 	uint64 exec(const char *sql, const std::vector<Param> &params);
+	// Run a statement whose text varies (DDL naming a partition), unplanned
+	// and uncached; otherwise like exec().
+	uint64 exec_once(const std::string &sql, const std::vector<Param> &params = {});
 
 	// A cursor over `sql`, read `n` rows at a time with fetch(); its rows
 	// are read with the accessors below, like exec()'s.

@@ -48,4 +48,12 @@ wait_for "$C" f cancelled
 q "$C" -c "SELECT qmdb.sync_cancel('f', drop_data => true)" >/dev/null
 expect_eq "$(q "$C" -c "SELECT count(*) FROM qmdb.databases WHERE name = 'f'")" 0 "dropped database"
 expect_eq "$(q "$C" -c "SELECT count(*) FROM qmdb.journal j WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases d WHERE d.id = j.db_id)")" 0 "orphan rows"
+# Forgetting a completed job keeps its replica; only the job goes.
+q "$C" -c "SELECT qmdb.sync_cancel('e', drop_data => true)" >/dev/null
+expect_eq "$(q "$C" -c "SELECT role || ' ' || (SELECT count(*) FROM qmdb.sync_status WHERE db = 'e') FROM qmdb.databases WHERE name = 'e'")" \
+	"replica 0" "a completed job forgotten, its replica kept"
+all_ok "$C" e
+# Every database but a syncing one has its state partition, and no partition is left over.
+expect_eq "$(q "$C" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'qmdb.state'::regclass")" \
+	"$(q "$C" -c "SELECT count(*) FROM qmdb.databases WHERE role <> 'syncing'")" "state partitions"
 echo "sync_basic: pruned source -> replica -> chain, root $(echo "$root" | cut -c1-16)..., $((end - start)) operations"

@@ -35,12 +35,14 @@ q() { # q PORT SQL... : one value per line, unaligned
 	cluster_psql "$port" -d postgres -At "$@"
 }
 
-# fill PORT DB BATCHES: a fixed 32/32 database, BATCHES batches of 20 writes over 500 keys.
+# fill PORT DB BATCHES: a fixed 32/32 database, BATCHES batches of 20 writes
+# over 500 keys, one in seven a delete (keys come and go, so a replica's
+# state must take each key's last write).
 fill() {
 	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.create_database('$2', 'fixed', 32, 32) WHERE NOT EXISTS (SELECT 1 FROM qmdb.databases WHERE name = '$2')) t" >/dev/null
 	q "$1" -c "SELECT count(*) FROM (SELECT qmdb.apply_batch('$2',
 		ARRAY(SELECT sha256(int8send((b * 13 + i) % 500)) FROM generate_series(1, 20) i),
-		ARRAY(SELECT sha256(int8send(b * 1000 + i + $RANDOM)) FROM generate_series(1, 20) i))
+		ARRAY(SELECT CASE WHEN (b + i) % 7 <> 0 THEN sha256(int8send(b * 1000 + i + $RANDOM)) END FROM generate_series(1, 20) i))
 		FROM generate_series(1, $3) b) t" >/dev/null
 }
 

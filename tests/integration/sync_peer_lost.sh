@@ -8,8 +8,10 @@ start_node A a
 start_node P p
 start_node B b
 fill_keys "$A" d 20000
-as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc -t 'qmdb.*' postgres |
-	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$P" -U postgres -d postgres --data-only
+# P serves a copy of A: a whole-database dump (the state partitions are tables of their own).
+q "$P" -c "DROP EXTENSION pg_qmdb" >/dev/null
+as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
+	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$P" -U postgres -d postgres
 read -r root start end < <(target "$A" d)
 sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 10, \"max_outstanding_requests\": 4, \"request_timeout\": 5" \
 	"$(peer "$P")" "$(peer "$A")"

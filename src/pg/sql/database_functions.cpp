@@ -19,16 +19,6 @@ commit_result(FunctionCallInfo fcinfo, const CommitResult &r) {
 	return tuple_datum(fcinfo, values, nulls);
 }
 
-std::optional<uint32_t>
-size_arg(FunctionCallInfo fcinfo, int n, const char *what) {
-	if (PG_ARGISNULL(n))
-		return std::nullopt;
-	int32 v = PG_GETARG_INT32(n);
-	if (v <= 0)
-		throw Error(ErrorCode::InvalidArgument, std::string(what) + " must be positive (or NULL for variable length)");
-	return static_cast<uint32_t>(v);
-}
-
 void
 check_writable(const TableDatabase &db) {
 	if (db.info().role == "syncing")
@@ -43,14 +33,7 @@ QMDB_FUNCTION(qmdb_create_database) {
 	std::string name = text_arg(fcinfo, 0, "name");
 	if (name.empty() || name.size() > 63)
 		throw Error(ErrorCode::InvalidArgument, "a database name has 1 to 63 bytes");
-	std::string encoding = text_arg(fcinfo, 1, "encoding");
-	OpFormat format;
-	if (encoding == "fixed")
-		format.encoding = Encoding::Fixed;
-	else if (encoding != "variable")
-		throw Error(ErrorCode::InvalidArgument, "encoding must be 'variable' or 'fixed', not '" + encoding + "'");
-	format.key_size = size_arg(fcinfo, 2, "key_size");
-	format.value_size = size_arg(fcinfo, 3, "value_size");
+	OpFormat format = format_args(fcinfo, 1);
 	CommitResult r;
 	{ // results are built after SPI_finish, in the caller's memory context
 		Spi spi;

@@ -54,25 +54,10 @@ QMDB_FUNCTION(qmdb_operations) {
 		for (uint64_t i = 0; i < ops.size(); i++) {
 			Operation op = decode_op(db.info().format, ops[i]);
 			Datum v[7];
-			bool n[7] = {false, false, true, true, true, true, false};
+			bool n[7];
 			v[0] = Int64GetDatum(static_cast<int64>(start + i));
-			v[1] = text_datum(op_kind_name(op.kind));
-			if (op.kind != OpKind::CommitFloor) {
-				v[2] = PointerGetDatum(to_bytea(op.key));
-				n[2] = false;
-			}
-			if (op.kind == OpKind::Update) {
-				v[3] = PointerGetDatum(to_bytea(op.value));
-				n[3] = false;
-			}
-			if (op.kind == OpKind::CommitFloor) {
-				v[4] = Int64GetDatum(static_cast<int64>(op.floor));
-				n[4] = false;
-				if (op.metadata) {
-					v[5] = PointerGetDatum(to_bytea(*op.metadata));
-					n[5] = false;
-				}
-			}
+			n[0] = n[6] = false;
+			operation_datums(op, v + 1, n + 1);
 			v[6] = PointerGetDatum(to_bytea(ops[i]));
 			sink.put(v, n);
 		}

@@ -2,6 +2,7 @@
 // cancel, wait; and asking a peer for its target.
 #include "../datum.h"
 #include "../spi.h"
+#include "../store/state_table.h"
 #include "../sync/job.h"
 #include "../sync/peer.h"
 
@@ -207,11 +208,16 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 	}
 	for (const char *sql :
 	     {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
-	      "DELETE FROM qmdb.sync_jobs WHERE db_id = $1", "DELETE FROM qmdb.journal WHERE db_id = $1",
-	      "DELETE FROM qmdb.nodes WHERE db_id = $1", "DELETE FROM qmdb.pins WHERE db_id = $1",
-	      "DELETE FROM qmdb.state WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1",
-	      "DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'"})
+	      "DELETE FROM qmdb.sync_jobs WHERE db_id = $1"})
 		spi.exec(sql, {p});
+	// A completed sync made an ordinary replica: forgetting the job keeps it
+	// (qmdb.drop_database drops it). Otherwise the partial data goes too.
+	if (spi.exec("DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'", {p}) == 0)
+		PG_RETURN_VOID();
+	for (const char *sql : {"DELETE FROM qmdb.journal WHERE db_id = $1", "DELETE FROM qmdb.nodes WHERE db_id = $1",
+	                        "DELETE FROM qmdb.pins WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1"})
+		spi.exec(sql, {p});
+	drop_state_partition(spi, id);
 	PG_RETURN_VOID();
 }
 

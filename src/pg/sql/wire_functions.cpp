@@ -78,3 +78,18 @@ QMDB_FUNCTION(qmdb_encode_target) {
 	Bytes bytes = encode_target(t);
 	PG_RETURN_BYTEA_P(to_bytea(bytes));
 }
+
+// qmdb.decode_operation(op, encoding, key_size, value_size)
+//   -> (kind text, key bytea, value bytea, floor bigint, metadata bytea)
+// One journal row in SQL terms; the state rebuild after a sync runs it once
+// per operation.
+QMDB_FUNCTION(qmdb_decode_operation) {
+	if (PG_ARGISNULL(0))
+		throw Error(ErrorCode::NullValue, "op must not be NULL");
+	OpFormat format = format_args(fcinfo, 1);
+	Operation op = decode_op(format, bytea_view(PG_GETARG_BYTEA_PP(0)));
+	Datum values[5];
+	bool nulls[5];
+	operation_datums(op, values, nulls);
+	return tuple_datum(fcinfo, values, nulls);
+}

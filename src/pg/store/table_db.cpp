@@ -1,4 +1,5 @@
 #include "table_db.h"
+#include "state_table.h"
 
 #include "core/mmr.h"
 
@@ -66,6 +67,7 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	bits[0] = 1; // the initial commit is the last operation, so it is active
 	spi.exec("INSERT INTO qmdb.bitmap (db_id, chunk, bits) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(bits)});
+	create_state_partition(spi, static_cast<int32>(id));
 }
 
 void
@@ -74,7 +76,7 @@ TableDatabase::drop() {
 	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
-	spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
+	drop_state_partition(spi_, info_.id);
 	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
 	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {id});
 }

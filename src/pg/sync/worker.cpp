@@ -8,6 +8,7 @@
 #include "../gucs.h"
 #include "../spi.h"
 #include "../store/node_table.h"
+#include "../store/state_table.h"
 #include "../store/table_db.h"
 #include "job.h"
 #include "peer.h"
@@ -32,6 +33,7 @@ extern "C" {
 }
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -58,7 +60,12 @@ public:
 		spi_ = std::make_unique<Spi>();
 	}
 	Spi &spi() { return *spi_; }
-	void commit() {
+	// Turns commit asynchronously (synchronous_commit is off in the worker):
+	// a turn lost in a crash is simply fetched again, since its journal rows
+	// and its progress commit together. The end of a job is made durable.
+	void commit(bool durable = false) {
+		if (durable)
+			spi_->exec("SELECT pg_catalog.set_config('synchronous_commit', 'on', true)", {});
 		spi_.reset();
 		pg_call([] {
 			PopActiveSnapshot();
@@ -74,6 +81,13 @@ void
 notify(Spi &spi, const std::string &db, const char *event, const std::string &extra) {
 	std::string payload = "{\"db\": " + std::string("\"") + db + "\", \"event\": \"" + event + "\"" + extra + "}";
 	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', $1)", {text_param(payload)});
+}
+
+std::string
+seconds(double s) {
+	char buf[32];
+	std::snprintf(buf, sizeof(buf), "%.2f s", s);
+	return buf;
 }
 
 std::string
@@ -116,9 +130,9 @@ private:
 	std::map<uint64_t, std::pair<Request, Peer *>> inflight_; // id -> request, peer (null: waiting)
 	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
 	bool paused_ = false, done_ = false;
-	// The rebuild after completion, a few chunks per transaction.
+	// Set once every operation is verified: the next turn rebuilds the state.
 	bool rebuilding_ = false;
-	uint64_t rebuild_floor_ = 0, rebuild_next_ = 0;
+	double started_at_ = 0; // this worker's start, for the completion message
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
@@ -158,7 +172,7 @@ SyncWorker::setup(Spi &spi) {
 	for (size_t i = 0; i < job_.peers.size(); i++)
 		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
 	last_size_ = journal_->size();
-	last_rate_at_ = now_seconds();
+	last_rate_at_ = started_at_ = now_seconds();
 	return true;
 }
 
@@ -268,7 +282,11 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	nodes_->attach(spi);
 
 	// The operator's side: state, finish, target updates (in order).
-	spi.exec("SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(db_id_)});
+	// While rebuilding, the job row stays locked so that a concurrent
+	// sync_cancel waits for the rebuild's outcome instead of racing it.
+	spi.exec(rebuilding_ ? "SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1 FOR UPDATE"
+	                     : "SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1",
+	         {int4_param(db_id_)});
 	if (spi.rows() == 0) {
 		done_ = true; // cancelled with drop_data
 		return;
@@ -279,6 +297,11 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		return;
 	}
 	paused_ = state == "paused";
+	if (rebuilding_) {
+		if (!paused_)
+			done_ = finalize(spi);
+		return;
+	}
 	if (spi.i32(0, 1))
 		engine_->finish();
 	uint64 n = spi.exec("DELETE FROM qmdb.sync_updates WHERE db_id = $1 RETURNING seq, root, range_start, range_end",
@@ -358,7 +381,8 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 
 	nodes_->flush();
 	if (r == sync::StepResult::Complete) {
-		done_ = finalize(spi);
+		rebuilding_ = true; // commit this turn first, so the phase shows
+		save_progress(spi, "rebuilding state");
 		return;
 	}
 	bool all_banned = !peers_.empty();
@@ -386,60 +410,19 @@ bool
 SyncWorker::finalize(Spi &spi) {
 	const Target &t = engine_->target();
 	Param id = int4_param(db_id_);
-	ScratchContext scratch; // one chunk's parameters at a time
-	// The state, by replaying [floor, end) into qmdb.state a few chunks per
-	// transaction: memory stays at one chunk whatever the database's size,
-	// and a crash here simply starts the rebuild again.
-	if (!rebuilding_) {
-		rebuild_floor_ = decode_op(job_.options.format, journal_->read(t.end - 1)).floor;
-		rebuild_next_ = rebuild_floor_;
-		rebuilding_ = true;
-		spi.exec("DELETE FROM qmdb.state WHERE db_id = $1", {id});
-		spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
-	}
-	save_progress(spi, "rebuilding");
-	for (int round = 0; round < 16 && rebuild_next_ < t.end; round++) {
-		scratch.reset();
-		uint64_t start = rebuild_next_, end = std::min(t.end, start + 4096);
-		rebuild_next_ = end;
-		std::vector<Bytes> ops = journal_->read_range(start, end);
-		std::map<Bytes, std::optional<std::pair<uint64_t, Bytes>>> changes; // last change per key in the chunk
-		for (uint64_t i = 0; i < ops.size(); i++) {
-			Operation op = decode_op(job_.options.format, ops[i]);
-			if (op.kind == OpKind::Update)
-				changes[op.key] = std::make_pair(start + i, std::move(op.value));
-			else if (op.kind == OpKind::Delete)
-				changes[op.key] = std::nullopt;
-		}
-		std::vector<const Bytes *> keys, values, gone;
-		std::vector<int64> locs;
-		for (const auto &c : changes) {
-			if (!c.second) {
-				gone.push_back(&c.first);
-				continue;
-			}
-			keys.push_back(&c.first);
-			locs.push_back(static_cast<int64>(c.second->first));
-			values.push_back(&c.second->second);
-		}
-		if (!gone.empty())
-			spi.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(gone)});
-		if (!keys.empty())
-			spi.exec("INSERT INTO qmdb.state (db_id, key, loc, value) "
-			         "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) "
-			         "ON CONFLICT (db_id, key) DO UPDATE SET loc = EXCLUDED.loc, value = EXCLUDED.value",
-			         {id, bytea_array_param(keys), int8_array_param(locs), bytea_array_param(values)});
-	}
-	if (rebuild_next_ < t.end)
-		return false; // more in the next transaction
-	uint64_t floor = rebuild_floor_;
-	// The activity bitmap from the live keys (paged by key) and the last commit:
-	// one bit per operation of the range.
+	double started = now_seconds();
+	// The state, as a replay of [floor, end) would leave it, in one
+	// set-based pass over the journal (see state_table.h). It commits with
+	// the completion below, so a crash here simply starts it again.
+	uint64_t floor = decode_op(job_.options.format, journal_->read(t.end - 1)).floor;
+	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end);
+	// The activity bitmap from the live keys and the last commit: one bit
+	// per operation of the range.
+	ScratchContext scratch;
 	std::map<uint64_t, Bytes> bitmap;
 	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
-	uint64_t live = 0;
 	spi.open_cursor("SELECT loc FROM qmdb.state WHERE db_id = $1", {id});
-	for (uint64 n; (n = spi.fetch(10000)) > 0; live += n)
+	for (uint64 n; (n = spi.fetch(10000)) > 0;)
 		for (uint64 i = 0; i < n; i++)
 			set_bit(static_cast<uint64_t>(spi.i64(i, 0)));
 	spi.close_cursor();
@@ -451,6 +434,7 @@ SyncWorker::finalize(Spi &spi) {
 		chunks.push_back(static_cast<int64>(b.first));
 		rows.push_back(&b.second);
 	}
+	spi.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
 	spi.exec(
 	    "INSERT INTO qmdb.bitmap (db_id, chunk, bits) SELECT $1, c, b FROM unnest($2::int8[], $3::bytea[]) AS t(c, b)",
 	    {id, int8_array_param(chunks), bytea_array_param(rows)});
@@ -463,6 +447,11 @@ SyncWorker::finalize(Spi &spi) {
 	         "updated_at = now() WHERE db_id = $1",
 	         {id});
 	notify(spi, job_.db_name, "complete", ", \"root\": \"" + to_hex(engine_->root()) + "\"");
+	double now = now_seconds();
+	std::string summary = "qmdb sync of \"" + job_.db_name + "\" complete: " + std::to_string(t.end - t.start) +
+	                      " operations fetched and verified in " + seconds(started - started_at_) + ", state of " +
+	                      std::to_string(live) + " keys rebuilt in " + seconds(now - started);
+	pg_call([&] { ereport(LOG, (errmsg("%s", summary.c_str()))); });
 	return true;
 }
 
@@ -474,7 +463,7 @@ SyncWorker::fail(const std::string &message) {
 	    "updated_at = now() WHERE db_id = $1",
 	    {int4_param(db_id_), text_param(message)});
 	notify(tx.spi(), job_.db_name, "failed", ", \"error\": \"" + json_escape(message) + "\"");
-	tx.commit();
+	tx.commit(true);
 }
 
 void
@@ -521,10 +510,10 @@ SyncWorker::run() {
 		}
 		events.clear();
 		dispatch(now, events);
-		tx.commit();
+		tx.commit(done_);
 		if (done_)
 			return;
-		bool waiting = !events.empty() || rebuilding_; // no pause between rebuild rounds
+		bool waiting = !events.empty() || (rebuilding_ && !paused_);
 		wait_for_events(waiting ? 0 : 0.5);
 		now = now_seconds();
 		for (auto &p : peers_)
@@ -548,6 +537,7 @@ qmdb_sync_worker_main(Datum arg) {
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION); // see WorkerTransaction::commit
 	pgstat_report_appname("qmdb sync worker");
 
 	// C++ stays inside this scope; any failure is recorded, then we exit.

@@ -1,0 +1,58 @@
+#include "state_table.h"
+
+namespace qmdb::pg {
+
+namespace {
+
+// Identifiers are built from the integer id only, so nothing needs quoting.
+std::string
+partition_name(int32 db_id) {
+	return "qmdb.state_" + std::to_string(db_id);
+}
+
+} // namespace
+
+void
+create_state_partition(Spi &spi, int32 db_id) {
+	std::string id = std::to_string(db_id);
+	// Moving a key is an UPDATE of loc and value only: room on the page keeps it HOT.
+	spi.exec_once("CREATE TABLE " + partition_name(db_id) + " PARTITION OF qmdb.state FOR VALUES IN (" + id +
+	              ") WITH (fillfactor = 80)");
+	spi.exec_once("ALTER TABLE " + partition_name(db_id) + " ADD PRIMARY KEY (key)");
+}
+
+void
+drop_state_partition(Spi &spi, int32 db_id) {
+	// Looked up first rather than DROP ... IF EXISTS, which would NOTICE the caller.
+	spi.exec("SELECT (pg_catalog.to_regclass($1) IS NOT NULL)::int4", {text_param(partition_name(db_id))});
+	if (spi.i32(0, 0))
+		spi.exec_once("DROP TABLE " + partition_name(db_id));
+}
+
+uint64_t
+load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end) {
+	std::string id = std::to_string(db_id), table = partition_name(db_id);
+	drop_state_partition(spi, db_id);
+	// The CHECK lets ATTACH skip scanning the rows to prove they belong.
+	spi.exec_once("CREATE TABLE " + table + " (LIKE qmdb.state, CONSTRAINT state_" + id +
+	              "_db_id CHECK (db_id = " + id + ")) WITH (fillfactor = 80)");
+	// Sorting is maintenance work, like building an index: give it that budget.
+	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
+	uint64_t live =
+	    spi.exec_once("INSERT INTO " + table +
+	                      " (db_id, key, loc, value) SELECT $1, key, loc, value FROM ("
+	                      "SELECT DISTINCT ON ((d).key) (d).key, loc, (d).kind, (d).value FROM ("
+	                      // OFFSET 0 keeps the decoder to one call per row (not one per column).
+	                      "SELECT j.loc, qmdb.decode_operation(j.op, $4, $5, $6) d FROM qmdb.journal j "
+	                      "WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 OFFSET 0) ops "
+	                      "WHERE (d).kind <> 'commit' ORDER BY (d).key, loc DESC) last WHERE kind = 'update'",
+	                  {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
+	                   text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
+	                   opt_int4_param(format.value_size)});
+	spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
+	spi.exec_once("ALTER TABLE qmdb.state ATTACH PARTITION " + table + " FOR VALUES IN (" + id + ")");
+	spi.exec_once("ALTER TABLE " + table + " DROP CONSTRAINT state_" + id + "_db_id");
+	return live;
+}
+
+} // namespace qmdb::pg

@@ -1,0 +1,26 @@
+// The state of each database lives in its own partition of qmdb.state,
+// qmdb.state_<id>. A partition per database lets a synced state be loaded
+// the fast way (rows first, then one sorted index build, then attach) and
+// lets a dropped database take its state with it in one step.
+#pragma once
+
+#include "../spi.h"
+
+#include "core/operation.h"
+
+namespace qmdb::pg {
+
+// An empty, attached partition for a new database.
+void create_state_partition(Spi &spi, int32 db_id);
+
+// Drop the database's partition if it has one (a syncing database has none).
+void drop_state_partition(Spi &spi, int32 db_id);
+
+// Build the database's partition from its journal: the last Update or
+// Delete of each key in [floor, end) decides whether the key is live, as a
+// replay from the floor would. The rows are loaded before the primary key
+// is built and the partition attached. Memory is bounded by
+// maintenance_work_mem (the sort spills). Returns the number of live keys.
+uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end);
+
+} // namespace qmdb::pg
