@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark side by side, with ratios against the
-# baseline of the same run. Absolute numbers on shared machines are noise;
+# `make bench`: every benchmark (hashing, writer, serving, sync) side by
+# side, with ratios against the baseline of the same run. Absolute numbers
+# on shared machines are noise;
 # the ratios are the result. A machine-readable summary goes to build/bench.csv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -31,6 +32,12 @@ row "node digest vs implicit fetch" "$node" "$slow"
 echo "==> writer (PostgreSQL cluster on loopback)"
 install_extension
 BENCH_CSV="$summary" bench/writer.sh
+echo "==> serving proofs (random 1000-op ranges of a 1M-op database)"
+BENCH_CSV="$summary" bench/serve.sh
 echo "==> sync between two clusters (verified) vs COPY pipe and logical replication"
 BENCH_CSV="$summary" bench/sync.sh
-echo "summary: $summary"
+
+echo
+echo "==> summary (ratio: ours / baseline; above 1 is faster)"
+awk -F, 'NR > 1 { printf "%-40s %14s %14s %8s\n", $1, $2, $3, ($4 == "" ? "" : $4 "x") }' "$summary"
+echo "machine-readable: $summary"

@@ -25,11 +25,15 @@ make_workdir() {
 	echo "$dir"
 }
 
-# A TCP port on 127.0.0.1 nobody listens on, away from the usual ones.
+# A TCP port on 127.0.0.1 nobody listens on, away from the usual ones and
+# below the kernel's ephemeral range: a port that is the local end of some
+# outgoing connection cannot be bound, and a connect test cannot see that.
 free_port() {
-	local port
+	local port low=32768
+	[ -r /proc/sys/net/ipv4/ip_local_port_range ] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$low" -gt 12000 ] || low=32768
 	for _ in $(seq 1 200); do
-		port=$((20000 + RANDOM % 30000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0

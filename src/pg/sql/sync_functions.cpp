@@ -298,8 +298,9 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			            "password is required: the peer did not ask for the given password");
 		const char *params[] = {db.c_str()};
 		if (!PQsendQueryParams(conn,
-		                       "SELECT pg_catalog.set_config('search_path', '', false), root, range_start, range_end "
-		                       "FROM qmdb.target($1)",
+		                       // The handshake function, so a peer need only grant what a sync uses.
+		                       "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size "
+		                       "FROM qmdb.hello($1) h",
 		                       1, nullptr, params, nullptr, nullptr, 1))
 			throw Error(ErrorCode::InvalidArgument, PQerrorMessage(conn));
 		while (PQisBusy(conn)) {

@@ -1,4 +1,6 @@
 #include "node_table.h"
+#include "../datum.h"
+#include "bulk_insert.h"
 
 #include <cstring>
 
@@ -76,28 +78,38 @@ void
 NodeTable::flush() {
 	if (pending_.empty())
 		return;
-	std::vector<int64> indexes;
 	std::vector<Bytes> rows;
-	uint64_t pos = pending_start_;
+	uint64_t pos = pending_start_, first = pos / NODES_PER_CHUNK;
 	size_t i = 0;
 	while (i < pending_.size()) {
 		uint64_t index = pos / NODES_PER_CHUNK;
-		// Start from what the row already holds below `pos`.
-		Bytes row = chunk(index);
-		row.resize((pos % NODES_PER_CHUNK) * 32);
+		// Only a row we start in the middle of holds digests to keep.
+		Bytes row;
+		if (pos % NODES_PER_CHUNK != 0) {
+			row = chunk(index);
+			row.resize((pos % NODES_PER_CHUNK) * 32);
+		}
 		while (i < pending_.size() && pos / NODES_PER_CHUNK == index) {
 			row.insert(row.end(), pending_[i].begin(), pending_[i].end());
 			i++;
 			pos++;
 		}
 		chunks_[index] = row;
-		indexes.push_back(static_cast<int64>(index));
 		rows.push_back(std::move(row));
 	}
-	spi_->exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) SELECT $1, c, d FROM unnest($2::int8[], $3::bytea[]) AS "
-	           "t(c, d) "
-	           "ON CONFLICT (db_id, chunk) DO UPDATE SET digests = EXCLUDED.digests",
-	           {int4_param(db_id_), int8_array_param(indexes), bytea_array_param(rows)});
+	// Replace the rows wholesale: the first may exist partly filled, and a
+	// tree re-hashed after a crash rewrites rows that exist already.
+	uint64_t last = first + rows.size() - 1;
+	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND chunk BETWEEN $2 AND $3",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(first)), int8_param(static_cast<int64>(last))});
+	std::vector<Datum> values;
+	values.reserve(rows.size() * 3);
+	for (size_t r = 0; r < rows.size(); r++) {
+		values.push_back(Int32GetDatum(db_id_));
+		values.push_back(Int64GetDatum(static_cast<int64>(first + r)));
+		values.push_back(PointerGetDatum(to_bytea(rows[r])));
+	}
+	bulk_insert("nodes", 3, rows.size(), values);
 	pending_start_ = pos;
 	pending_.clear();
 }

@@ -38,14 +38,29 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	              "_db_id CHECK (db_id = " + id + ")) WITH (fillfactor = 80)");
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
+	// Each Update or Delete in the range as (key, loc, live, value).
+	std::string changes;
+	if (format.key_size && format.value_size) {
+		// Fixed sizes put the key and the value at fixed offsets in both
+		// encodings (tag, key, value): plain substrings, no decoder call.
+		std::string k = std::to_string(*format.key_size), v = std::to_string(*format.value_size);
+		std::string del = std::to_string(static_cast<int>(OpKind::Delete));
+		std::string upd = std::to_string(static_cast<int>(OpKind::Update));
+		changes = "SELECT substr(j.op, 2, " + k + ") AS key, j.loc, pg_catalog.get_byte(j.op, 0) = " + upd +
+		          " AS live, substr(j.op, 2 + " + k + ", " + v +
+		          ") AS value FROM qmdb.journal j WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 "
+		          "AND pg_catalog.get_byte(j.op, 0) IN (" +
+		          del + ", " + upd + ")";
+	} else {
+		// OFFSET 0 keeps the decoder to one call per row (not one per column).
+		changes = "SELECT (d).key, loc, (d).kind = 'update' AS live, (d).value FROM ("
+		          "SELECT j.loc, qmdb.decode_operation(j.op, $4, $5, $6) d FROM qmdb.journal j "
+		          "WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 OFFSET 0) ops WHERE (d).kind <> 'commit'";
+	}
 	uint64_t live =
-	    spi.exec_once("INSERT INTO " + table +
-	                      " (db_id, key, loc, value) SELECT $1, key, loc, value FROM ("
-	                      "SELECT DISTINCT ON ((d).key) (d).key, loc, (d).kind, (d).value FROM ("
-	                      // OFFSET 0 keeps the decoder to one call per row (not one per column).
-	                      "SELECT j.loc, qmdb.decode_operation(j.op, $4, $5, $6) d FROM qmdb.journal j "
-	                      "WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 OFFSET 0) ops "
-	                      "WHERE (d).kind <> 'commit' ORDER BY (d).key, loc DESC) last WHERE kind = 'update'",
+	    spi.exec_once("INSERT INTO " + table + " (db_id, key, loc, value) SELECT $1, key, loc, value FROM (" +
+	                      "SELECT DISTINCT ON (key) key, loc, live, value FROM (" + changes +
+	                      ") changes ORDER BY key, loc DESC) last WHERE live",
 	                  {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
 	                   text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
 	                   opt_int4_param(format.value_size)});

@@ -1,4 +1,5 @@
 #include "table_db.h"
+#include "bulk_insert.h"
 #include "state_table.h"
 
 #include "core/mmr.h"
@@ -200,9 +201,7 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	for (const Operation &op : batch.ops)
 		encoded.push_back(encode_op(info_.format, op));
 	Param id = int4_param(info_.id);
-	spi_.exec("INSERT INTO qmdb.journal (db_id, loc, op) "
-	          "SELECT $1, $2 + t.ord - 1, t.op FROM unnest($3::bytea[]) WITH ORDINALITY AS t(op, ord)",
-	          {id, int8_param(static_cast<int64>(batch.base)), bytea_array_param(encoded)});
+	insert_journal_rows(info_.id, batch.base, encoded);
 
 	Mmr mmr(nodes_, info_.size);
 	for (const Bytes &op : encoded)

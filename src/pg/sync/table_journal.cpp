@@ -1,5 +1,7 @@
 #include "table_journal.h"
 
+#include "../store/bulk_insert.h"
+
 namespace qmdb::pg {
 
 void
@@ -24,9 +26,7 @@ TableJournal::open(uint64_t start, uint64_t end) {
 
 void
 TableJournal::append(const std::vector<Bytes> &ops) {
-	spi_->exec("INSERT INTO qmdb.journal (db_id, loc, op) "
-	           "SELECT $1, $2 + t.ord - 1, t.op FROM unnest($3::bytea[]) WITH ORDINALITY AS t(op, ord)",
-	           {int4_param(db_id_), int8_param(static_cast<int64>(size_)), bytea_array_param(ops)});
+	insert_journal_rows(db_id_, size_, ops);
 	size_ += ops.size();
 }
 

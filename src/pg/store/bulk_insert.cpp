@@ -1,0 +1,80 @@
+#include "bulk_insert.h"
+#include "../datum.h"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace qmdb::pg {
+
+void
+bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> &values) {
+	if (rows == 0)
+		return;
+	pg_call([&] {
+		MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "qmdb bulk insert", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(work);
+		Relation rel =
+		    table_openrv(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>(table), -1), RowExclusiveLock);
+		if (RelationGetDescr(rel)->natts != ncols)
+			elog(ERROR, "qmdb.%s has %d columns, not %d", table, RelationGetDescr(rel)->natts, ncols);
+		EState *estate = CreateExecutorState();
+		ResultRelInfo *rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(rri, rel, 1, nullptr, 0);
+		ExecOpenIndices(rri, false);
+		BulkInsertState bistate = GetBulkInsertState();
+		CommandId cid = GetCurrentCommandId(true);
+		// In batches like COPY's, so the slots of one batch stay small.
+		const size_t batch = 1000;
+		TupleTableSlot **slots = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * batch));
+		for (size_t i = 0; i < batch; i++)
+			slots[i] = table_slot_create(rel, nullptr);
+		for (size_t done = 0; done < rows;) {
+			int n = static_cast<int>(std::min(batch, rows - done));
+			for (int i = 0; i < n; i++) {
+				TupleTableSlot *slot = slots[i];
+				ExecClearTuple(slot);
+				for (int c = 0; c < ncols; c++) {
+					slot->tts_values[c] = values[(done + i) * ncols + c];
+					slot->tts_isnull[c] = false;
+				}
+				ExecStoreVirtualTuple(slot);
+			}
+			table_multi_insert(rel, slots, n, cid, 0, bistate);
+			for (int i = 0; i < n; i++) {
+				ResetPerTupleExprContext(estate);
+				ExecInsertIndexTuples(rri, slots[i], estate, false, false, nullptr, NIL);
+			}
+			done += static_cast<size_t>(n);
+		}
+		for (size_t i = 0; i < batch; i++)
+			ExecDropSingleTupleTableSlot(slots[i]);
+		FreeBulkInsertState(bistate);
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(work);
+	});
+}
+
+void
+insert_journal_rows(int32 db_id, uint64_t first, const std::vector<Bytes> &ops) {
+	std::vector<Datum> values;
+	values.reserve(ops.size() * 3);
+	for (size_t i = 0; i < ops.size(); i++) {
+		values.push_back(Int32GetDatum(db_id));
+		values.push_back(Int64GetDatum(static_cast<int64>(first + i)));
+		values.push_back(PointerGetDatum(to_bytea(ops[i])));
+	}
+	bulk_insert("journal", 3, ops.size(), values);
+}
+
+} // namespace qmdb::pg

@@ -1,0 +1,26 @@
+// Appending many rows to one of the extension's tables the way COPY does:
+// the tuples go in with table_multi_insert (a WAL record per page, not per
+// row) and their index entries after, instead of one executor pass per row
+// through SPI. For the journal, the bulk of what a sync and a writer store.
+//
+// No triggers, rules or privilege checks apply: callers are the extension's
+// own SECURITY DEFINER functions and its sync worker, on its own tables.
+#pragma once
+
+#include "../guard.h"
+
+#include "core/bytes.h"
+
+#include <vector>
+
+namespace qmdb::pg {
+
+// Insert `rows` rows of `ncols` columns into qmdb.<table>: values[r * ncols
+// + c] is column c of row r, none NULL. Unique indexes are checked as usual
+// (a duplicate raises unique_violation). Datums must already be built.
+void bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> &values);
+
+// The journal rows (db_id, first + i, ops[i]).
+void insert_journal_rows(int32 db_id, uint64_t first, const std::vector<Bytes> &ops);
+
+} // namespace qmdb::pg
