@@ -25,6 +25,11 @@ start_node_conf R replica
 
 echo "    writing $SYNC_OPS operations on the source..." >&2
 fill_keys "$S" d "$SYNC_OPS"
+# Settle before measuring: autovacuum of the fresh rows and the writeback
+# of dirty pages would otherwise land on whichever method runs first.
+q "$S" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+q "$R" -c "CHECKPOINT" >/dev/null
+sync # and the kernel's dirty pages from the fill
 read -r root start end < <(target "$S" d)
 ops=$((end - start))
 now() { date +%s.%N; }
@@ -72,6 +77,7 @@ r_logical=$(awk -v a="$ours" -v b="$logical" 'BEGIN { printf "%.2f", a / b }')
 printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe (ops)" "$ours" "$copy" "${r_copy}x"
 printf '%-34s %14s %14s %8s\n' "sync vs logical replication (ops)" "$ours" "$logical" "${r_logical}x"
 echo "  ($ops operations [$start, $end); sync worker peak private memory $((peak_kb / 1024)) MiB)"
+grep -o 'qmdb sync of .*' "$(node_dir "$R")/server.log" | sed 's/^/  (/; s/$/)/' || true
 if [ -n "${BENCH_CSV:-}" ]; then
 	echo "sync vs COPY pipe (ops),$ours,$copy,$r_copy" >>"$BENCH_CSV"
 	echo "sync vs logical replication (ops),$ours,$logical,$r_logical" >>"$BENCH_CSV"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark (hashing, writer, serving, sync) side by
 # side, with ratios against the baseline of the same run. Absolute numbers
-# on shared machines are noise;
-# the ratios are the result. A machine-readable summary goes to build/bench.csv.
+# on shared machines are noise; the ratios are the result. A summary table
+# ends the output; a machine-readable one goes to build/bench.csv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"

@@ -55,18 +55,20 @@ echo
 q "$SRC" -c "SELECT '    root ' || encode(root, 'hex') || '  size ' || size || '  floor ' || floor || '  live keys ' || active_keys FROM qmdb.databases"
 
 step "a second peer: a copy of the source (pg_dump | pg_restore)"
-as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$SRC" -U postgres -Fc -t 'qmdb.*' postgres |
-	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PEER" -U postgres -d postgres --data-only 2>/dev/null || true
+q "$PEER" -c "DROP EXTENSION pg_qmdb" >/dev/null # the whole dump brings it back, with the data
+as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$SRC" -U postgres -Fc postgres |
+	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PEER" -U postgres -d postgres
 q "$PEER" -c "SELECT '    peer root ' || encode(root, 'hex') FROM qmdb.databases"
 
 read -r root start end < <(q "$SRC" -F' ' -c "SELECT encode(root, 'hex'), range_start, range_end FROM qmdb.target('ledger')")
 step "syncing [$start, $end) to the replica from both peers (explicit finish)"
 echo "    the trusted target: root $root"
+echo "    (small batches, two in flight, so there is time to watch; see make bench for speed)"
 q "$DST" -c "SELECT qmdb.sync_start('ledger',
 	ARRAY['host=127.0.0.1 port=$SRC dbname=postgres user=postgres', 'host=127.0.0.1 port=$PEER dbname=postgres user=postgres'],
 	decode('$root', 'hex'), $start, $end,
-	'{\"encoding\": \"fixed\", \"key_size\": 32, \"value_size\": 32, \"fetch_batch_size\": 500,
-	  \"max_outstanding_requests\": 8, \"explicit_finish\": true}')" >/dev/null
+	'{\"encoding\": \"fixed\", \"key_size\": 32, \"value_size\": 32, \"fetch_batch_size\": 100,
+	  \"max_outstanding_requests\": 2, \"explicit_finish\": true}')" >/dev/null
 
 progress() { # until the phase matches $1
 	while :; do
@@ -106,7 +108,7 @@ while :; do
 	sleep 0.3
 done
 echo
-q "$DST" -c "SELECT '    reached ' || targets_reached || ' targets; accepted ' || responses_accepted || ' responses, rejected ' || responses_rejected FROM qmdb.sync_status"
+q "$DST" -c "SELECT '    targets reached: ' || targets_reached || '; responses accepted: ' || responses_accepted || ', rejected: ' || responses_rejected FROM qmdb.sync_status"
 q "$DST" -c "SELECT '    peer ' || peer || ': ' || state || ', ' || ops || ' ops, ' || latency_ms || ' ms' || coalesce(', last error: ' || last_error, '') FROM qmdb.sync_peers"
 
 step "finish: rebuild state, check the root"

@@ -30,6 +30,11 @@ SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 5)$$);
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 4)$$);
 SELECT qmdb.sync_update_target('s', sha256('r2'), 1, 9);
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r3'), 0, 12)$$);
+-- Once every operation is in and the state is being rebuilt, the target is fixed.
+BEGIN;
+UPDATE qmdb.sync_jobs SET phase = 'rebuilding state' WHERE db_id = qmdb.database_id('s');
+SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r3'), 1, 12)$$);
+ROLLBACK;
 SELECT qmdb.sync_cancel('s');
 SELECT qmdb.sync_wait('s', '10 seconds');
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r4'), 2, 20)$$);

@@ -298,6 +298,12 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	}
 	paused_ = state == "paused";
 	if (rebuilding_) {
+		// A target update that came in before the rebuild's lock moves the
+		// job back to fetching; none can come in after (sync_update_target).
+		spi.exec("SELECT count(*)::int4 FROM qmdb.sync_updates WHERE db_id = $1", {int4_param(db_id_)});
+		rebuilding_ = spi.i32(0, 0) == 0;
+	}
+	if (rebuilding_) {
 		if (!paused_)
 			done_ = finalize(spi);
 		return;
