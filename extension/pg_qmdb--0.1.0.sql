@@ -337,8 +337,11 @@ SELECT j.db_name AS db, j.state, j.phase, j.root AS target_root, j.range_start, 
        j.outstanding, j.bytes_received, j.responses_accepted, j.responses_rejected, j.target_updates,
        j.targets_reached, j.finish_requested,
        -- No worker turn, or no progress, for a minute while there is work to do.
-       (j.state = 'running' AND j.phase NOT LIKE 'at target%'
-        AND least(j.updated_at, j.progress_at) < now() - interval '60 seconds') AS stalled,
+       -- The state rebuild is one long statement: stalled only if its worker is gone.
+       (j.state = 'running' AND CASE WHEN j.phase = 'rebuilding state'
+            THEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = j.worker_pid)
+            ELSE j.phase NOT LIKE 'at target%' AND least(j.updated_at, j.progress_at) < now() - interval '60 seconds'
+        END) AS stalled,
        j.last_error, j.last_error_at, j.worker_pid, j.started_at, j.updated_at, j.completed_at
   FROM qmdb.sync_jobs j;
 

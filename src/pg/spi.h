@@ -76,6 +76,8 @@ public:
 	int32 i32(uint64 row, int col) const;
 	Bytes bytes(uint64 row, int col) const;
 	std::string str(uint64 row, int col) const;
+	// A non-NULL column as the Datum SPI holds (valid until the next call).
+	Datum datum(uint64 row, int col) const { return non_null(row, col); }
 	std::optional<int64> opt_int8(uint64 row, int col) const {
 		return is_null(row, col) ? std::nullopt : std::optional<int64>(i64(row, col));
 	}

@@ -31,8 +31,9 @@ bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> 
 		ExecOpenIndices(rri, false);
 		BulkInsertState bistate = GetBulkInsertState();
 		CommandId cid = GetCurrentCommandId(true);
-		// In batches like COPY's, so the slots of one batch stay small.
-		const size_t batch = 1000;
+		// In batches of a few pages' worth: enough for one WAL record per
+		// page, few slots to make and drop.
+		const size_t batch = std::min<size_t>(128, rows);
 		TupleTableSlot **slots = static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * batch));
 		for (size_t i = 0; i < batch; i++)
 			slots[i] = table_slot_create(rel, nullptr);
@@ -54,7 +55,9 @@ bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> 
 			}
 			done += static_cast<size_t>(n);
 		}
-		for (size_t i = 0; i < batch; i++)
+		// Newest first: the resource owner finds each slot's descriptor
+		// reference at the end of its list instead of searching it.
+		for (size_t i = batch; i-- > 0;)
 			ExecDropSingleTupleTableSlot(slots[i]);
 		FreeBulkInsertState(bistate);
 		ExecCloseIndices(rri);

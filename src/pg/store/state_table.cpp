@@ -1,4 +1,5 @@
 #include "state_table.h"
+#include "bulk_insert.h"
 
 namespace qmdb::pg {
 
@@ -30,7 +31,8 @@ drop_state_partition(Spi &spi, int32 db_id) {
 }
 
 uint64_t
-load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end) {
+load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
+                     const std::function<void(uint64_t loc)> &live) {
 	std::string id = std::to_string(db_id), table = partition_name(db_id);
 	drop_state_partition(spi, db_id);
 	// The CHECK lets ATTACH skip scanning the rows to prove they belong.
@@ -38,36 +40,48 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	              "_db_id CHECK (db_id = " + id + ")) WITH (fillfactor = 80)");
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
-	// Each Update or Delete in the range as (key, loc, live, value).
-	std::string changes;
-	if (format.key_size && format.value_size) {
-		// Fixed sizes put the key and the value at fixed offsets in both
-		// encodings (tag, key, value): plain substrings, no decoder call.
-		std::string k = std::to_string(*format.key_size), v = std::to_string(*format.value_size);
-		std::string del = std::to_string(static_cast<int>(OpKind::Delete));
-		std::string upd = std::to_string(static_cast<int>(OpKind::Update));
-		changes = "SELECT substr(j.op, 2, " + k + ") AS key, j.loc, pg_catalog.get_byte(j.op, 0) = " + upd +
-		          " AS live, substr(j.op, 2 + " + k + ", " + v +
-		          ") AS value FROM qmdb.journal j WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 "
-		          "AND pg_catalog.get_byte(j.op, 0) IN (" +
-		          del + ", " + upd + ")";
-	} else {
-		// OFFSET 0 keeps the decoder to one call per row (not one per column).
-		changes = "SELECT (d).key, loc, (d).kind = 'update' AS live, (d).value FROM ("
-		          "SELECT j.loc, qmdb.decode_operation(j.op, $4, $5, $6) d FROM qmdb.journal j "
-		          "WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 OFFSET 0) ops WHERE (d).kind <> 'commit'";
+	// Each Update or Delete in the range as (key, loc, live, value); $5 and
+	// $6 are the key and value sizes, $4 the encoding.
+	const char *fixed_sizes =
+	    // Fixed sizes put the key and the value at fixed offsets in both
+	    // encodings (tag, key, value): plain substrings, no decoder call.
+	    "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
+	    "SELECT substr(j.op, 2, $5) AS key, j.loc, pg_catalog.get_byte(j.op, 0) = 210 AS live, "
+	    "substr(j.op, 2 + $5, $6) AS value FROM qmdb.journal j WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 "
+	    "AND pg_catalog.get_byte(j.op, 0) IN (209, 210)) changes "
+	    "ORDER BY key, loc DESC) last WHERE live";
+	const char *decoded =
+	    // OFFSET 0 keeps the decoder to one call per row (not one per column).
+	    "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
+	    "SELECT (d).key, loc, (d).kind = 'update' AS live, (d).value FROM ("
+	    "SELECT j.loc, qmdb.decode_operation(j.op, $4, $5, $6) d FROM qmdb.journal j "
+	    "WHERE j.db_id = $1 AND j.loc >= $2 AND j.loc < $3 OFFSET 0) ops WHERE (d).kind <> 'commit') changes "
+	    "ORDER BY key, loc DESC) last WHERE live";
+	static_assert(static_cast<int>(OpKind::Delete) == 209 && static_cast<int>(OpKind::Update) == 210,
+	              "the tags in the query above");
+	spi.open_cursor(format.key_size && format.value_size ? fixed_sizes : decoded,
+	                {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
+	                 text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
+	                 opt_int4_param(format.value_size)});
+	uint64_t count = 0;
+	std::vector<Datum> values;
+	for (uint64 n; (n = spi.fetch(10000)) > 0; count += n) {
+		values.clear();
+		for (uint64 i = 0; i < n; i++) {
+			int64 loc = spi.i64(i, 1);
+			values.push_back(Int32GetDatum(db_id));
+			values.push_back(spi.datum(i, 0));
+			values.push_back(Int64GetDatum(loc));
+			values.push_back(spi.datum(i, 2));
+			live(static_cast<uint64_t>(loc));
+		}
+		bulk_insert(("state_" + id).c_str(), 4, n, values);
 	}
-	uint64_t live =
-	    spi.exec_once("INSERT INTO " + table + " (db_id, key, loc, value) SELECT $1, key, loc, value FROM (" +
-	                      "SELECT DISTINCT ON (key) key, loc, live, value FROM (" + changes +
-	                      ") changes ORDER BY key, loc DESC) last WHERE live",
-	                  {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
-	                   text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
-	                   opt_int4_param(format.value_size)});
+	spi.close_cursor();
 	spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	spi.exec_once("ALTER TABLE qmdb.state ATTACH PARTITION " + table + " FOR VALUES IN (" + id + ")");
 	spi.exec_once("ALTER TABLE " + table + " DROP CONSTRAINT state_" + id + "_db_id");
-	return live;
+	return count;
 }
 
 } // namespace qmdb::pg

@@ -8,6 +8,8 @@
 
 #include "core/operation.h"
 
+#include <functional>
+
 namespace qmdb::pg {
 
 // An empty, attached partition for a new database.
@@ -18,9 +20,12 @@ void drop_state_partition(Spi &spi, int32 db_id);
 
 // Build the database's partition from its journal: the last Update or
 // Delete of each key in [floor, end) decides whether the key is live, as a
-// replay from the floor would. The rows are loaded before the primary key
-// is built and the partition attached. Memory is bounded by
-// maintenance_work_mem (the sort spills). Returns the number of live keys.
-uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end);
+// replay from the floor would. The rows stream in key order from one sorted
+// query into the unindexed table (bulk inserts); then the primary key is
+// built in one pass and the partition attached. Memory is bounded by
+// maintenance_work_mem (the sort spills). `live` sees each live key's loc.
+// Returns the number of live keys.
+uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
+                              const std::function<void(uint64_t loc)> &live);
 
 } // namespace qmdb::pg

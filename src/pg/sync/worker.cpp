@@ -421,17 +421,12 @@ SyncWorker::finalize(Spi &spi) {
 	// set-based pass over the journal (see state_table.h). It commits with
 	// the completion below, so a crash here simply starts it again.
 	uint64_t floor = decode_op(job_.options.format, journal_->read(t.end - 1)).floor;
-	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end);
-	// The activity bitmap from the live keys and the last commit: one bit
-	// per operation of the range.
+	// The activity bitmap as the rows stream by: a bit for each live key's
+	// Update, and one for the last commit.
 	ScratchContext scratch;
 	std::map<uint64_t, Bytes> bitmap;
 	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
-	spi.open_cursor("SELECT loc FROM qmdb.state WHERE db_id = $1", {id});
-	for (uint64 n; (n = spi.fetch(10000)) > 0;)
-		for (uint64 i = 0; i < n; i++)
-			set_bit(static_cast<uint64_t>(spi.i64(i, 0)));
-	spi.close_cursor();
+	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit);
 	scratch.reset();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
