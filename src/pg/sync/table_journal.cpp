@@ -6,6 +6,7 @@ namespace qmdb::pg {
 
 void
 TableJournal::clear_to(uint64_t loc) {
+	forget_read_ahead();
 	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1", {int4_param(db_id_)});
 	start_ = size_ = loc;
 }
@@ -17,6 +18,7 @@ TableJournal::open(uint64_t start, uint64_t end) {
 	if (start_ > start)
 		clear_to(start);
 	if (size_ > end) { // progress beyond an older target keeps its prefix
+		forget_read_ahead();
 		spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc >= $2",
 		           {int4_param(db_id_), int8_param(static_cast<int64>(end))});
 		size_ = std::max(end, start_);
@@ -35,6 +37,7 @@ TableJournal::resize(uint64_t loc) {
 	if (size_ <= loc) {
 		clear_to(loc);
 	} else if (loc > start_) {
+		forget_read_ahead();
 		spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2",
 		           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
 		start_ = loc;
@@ -43,10 +46,14 @@ TableJournal::resize(uint64_t loc) {
 
 Bytes
 TableJournal::read(uint64_t loc) const {
-	if (spi_->exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc = $2",
-	               {int4_param(db_id_), int8_param(static_cast<int64>(loc))}) == 0)
-		throw Error(ErrorCode::OutOfRange, "journal has no operation at " + std::to_string(loc));
-	return spi_->bytes(0, 0);
+	if (loc < ahead_start_ || loc >= ahead_start_ + ahead_.size()) {
+		if (loc < start_ || loc >= size_)
+			throw Error(ErrorCode::OutOfRange, "journal has no operation at " + std::to_string(loc));
+		// A short run: operations may be large (variable-length values).
+		ahead_ = read_range(loc, std::min(size_, loc + 256));
+		ahead_start_ = loc;
+	}
+	return ahead_[loc - ahead_start_];
 }
 
 std::vector<Bytes>

@@ -27,10 +27,15 @@ public:
 
 private:
 	void clear_to(uint64_t loc);
+	void forget_read_ahead() { ahead_.clear(); }
 
 	int32 db_id_;
 	Spi *spi_ = nullptr;
 	uint64_t start_, size_;
+	// read() fetches a run of rows at a time: after a restart the engine
+	// re-hashes the kept journal one location after another.
+	mutable uint64_t ahead_start_ = 0;
+	mutable std::vector<Bytes> ahead_;
 };
 
 } // namespace qmdb::pg
