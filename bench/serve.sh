@@ -5,28 +5,19 @@
 # reading the same 1000 journal rows unverified. pgbench, one client, same
 # cluster, one run. Prints the rates and the ratio.
 set -euo pipefail
-source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/../tests/integration/sync_lib.sh"
 
 SERVE_OPS=${SERVE_OPS:-1000000}
 RANGE=${RANGE:-1000}
 REQUESTS=${REQUESTS:-1000}
 
-work=$(make_workdir bench-serve)
-trap 'cluster_stop "$work" immediate; rm -rf "$work"' EXIT
-port=$(free_port)
-cluster_start "$work" "$port" "shared_buffers = '1GB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'"
-q() { cluster_psql "$port" -d postgres -At "$@"; }
-install_extension
-q -c "CREATE EXTENSION pg_qmdb" >/dev/null
+start_node P serve "${BENCH_CONF[@]}"
+work=$(node_dir "$P")
 echo "    writing $SERVE_OPS operations..." >&2
-q -c "SELECT count(*) FROM qmdb.create_database('d', 'fixed', 32, 32)" >/dev/null
-q -c "SELECT count(*) FROM (SELECT qmdb.apply_batch('d',
-	ARRAY(SELECT sha256(int8send(b * 1000 + i)) FROM generate_series(1, 1000) i),
-	ARRAY(SELECT sha256(int8send(-b * 1000 - i)) FROM generate_series(1, 1000) i))
-	FROM generate_series(1, $SERVE_OPS / 1000) b) t" >/dev/null
-read -r id size lo < <(q -F' ' -c "SELECT id, size, pruning_boundary FROM qmdb.databases WHERE name = 'd'")
+fill_keys "$P" d "$SERVE_OPS"
+read -r id size lo < <(q "$P" -F' ' -c "SELECT id, size, pruning_boundary FROM qmdb.databases WHERE name = 'd'")
 hi=$((size - RANGE))
-q -c "VACUUM ANALYZE" >/dev/null
+q "$P" -c "VACUUM ANALYZE" >/dev/null
 
 # Both scripts draw the same kind of range: [start, start + RANGE) with start uniform.
 cat >"$work/serve.sql" <<SQL
@@ -39,7 +30,7 @@ SELECT length(string_agg(op, '' ORDER BY loc)) FROM qmdb.journal WHERE db_id = $
 SQL
 chmod 644 "$work"/*.sql
 tps() { # tps SCRIPT: transactions per second of one client running SCRIPT
-	as_pg "$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c 1 -t "$REQUESTS" -f "$1" postgres 2>&1 |
+	as_pg "$PG_BIN/pgbench" -n -h 127.0.0.1 -p "$P" -U postgres -c 1 -t "$REQUESTS" -f "$1" postgres 2>&1 |
 		sed -n 's/^tps = \([0-9.]*\).*/\1/p' | awk '{ printf "%.0f", $1 }'
 }
 tps "$work/serve.sql" >/dev/null # warm both paths' caches once

@@ -9,19 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/../tests/integration/sync_lib.sh"
 
 SYNC_OPS=${SYNC_OPS:-1000000}
-start_node_conf() { # like start_node, with wal_level=logical for the publisher
-	local dir port
-	dir=$(make_workdir "$2")
-	port=$(free_port)
-	NODES+=("$dir")
-	NODE_DIR[$port]=$dir
-	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" "wal_level = logical" \
-		"shared_buffers = '1GB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'" >&2
-	cluster_psql "$port" -d postgres -c "CREATE EXTENSION pg_qmdb" >/dev/null
-	printf -v "$1" '%s' "$port"
-}
-start_node_conf S source
-start_node_conf R replica
+# wal_level=logical for the publisher of the logical replication baseline.
+start_node S source "wal_level = logical" "${BENCH_CONF[@]}"
+start_node R replica "wal_level = logical" "${BENCH_CONF[@]}"
 
 echo "    writing $SYNC_OPS operations on the source..." >&2
 fill_keys "$S" d "$SYNC_OPS"

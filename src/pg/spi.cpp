@@ -120,27 +120,6 @@ Spi::~Spi() {
 	SPI_finish();
 }
 
-// Plans live for the backend's life: prepared once per statement text.
-static SPIPlanPtr
-plan_for(const char *sql, const std::vector<Param> &params) {
-	static std::map<std::string, SPIPlanPtr> *plans = new std::map<std::string, SPIPlanPtr>();
-	auto it = plans->find(sql);
-	if (it != plans->end())
-		return it->second;
-	SPIPlanPtr plan = pg_call([&] {
-		Oid types[16];
-		for (size_t i = 0; i < params.size(); i++)
-			types[i] = params[i].type;
-		SPIPlanPtr p = SPI_prepare(sql, static_cast<int>(params.size()), types);
-		if (!p)
-			elog(ERROR, "SPI_prepare failed for: %s", sql);
-		SPI_keepplan(p);
-		return p;
-	});
-	(*plans)[sql] = plan;
-	return plan;
-}
-
 namespace {
 // SPI's parallel arrays for a parameter list (at most 16).
 struct SpiArgs {
@@ -159,10 +138,28 @@ struct SpiArgs {
 };
 } // namespace
 
+// Plans live for the backend's life: prepared once per statement text.
+static SPIPlanPtr
+plan_for(const char *sql, const SpiArgs &args, int nargs) {
+	static std::map<std::string, SPIPlanPtr> *plans = new std::map<std::string, SPIPlanPtr>();
+	auto it = plans->find(sql);
+	if (it != plans->end())
+		return it->second;
+	SPIPlanPtr plan = pg_call([&] {
+		SPIPlanPtr p = SPI_prepare(sql, nargs, const_cast<Oid *>(args.types));
+		if (!p)
+			elog(ERROR, "SPI_prepare failed for: %s", sql);
+		SPI_keepplan(p);
+		return p;
+	});
+	(*plans)[sql] = plan;
+	return plan;
+}
+
 uint64
 Spi::exec(const char *sql, const std::vector<Param> &params) {
 	SpiArgs args(params);
-	SPIPlanPtr plan = plan_for(sql, params);
+	SPIPlanPtr plan = plan_for(sql, args, static_cast<int>(params.size()));
 	rows_ = pg_call([&] {
 		if (SPI_tuptable) // the previous result is no longer needed
 			SPI_freetuptable(SPI_tuptable);
@@ -192,7 +189,7 @@ Spi::exec_once(const std::string &sql, const std::vector<Param> &params) {
 void
 Spi::open_cursor(const char *sql, const std::vector<Param> &params) {
 	SpiArgs args(params);
-	SPIPlanPtr plan = plan_for(sql, params);
+	SPIPlanPtr plan = plan_for(sql, args, static_cast<int>(params.size()));
 	cursor_ = pg_call([&] { return SPI_cursor_open(nullptr, plan, args.values, args.nulls, read_only_); });
 }
 

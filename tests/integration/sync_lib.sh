@@ -15,18 +15,22 @@ cleanup_nodes() {
 trap cleanup_nodes EXIT
 
 declare -A NODE_DIR
-# start_node VAR NAME: start a cluster with pg_qmdb preloaded and installed;
-# its port goes in $VAR. (Not in a subshell: the trap must know every node.)
+# start_node VAR NAME [postgresql.conf lines...]: start a cluster with
+# pg_qmdb preloaded and installed; its port goes in $VAR. (Not in a
+# subshell: the trap must know every node.)
 start_node() {
-	local dir port
+	local var=$1 dir port
 	dir=$(make_workdir "$2")
+	shift 2
 	port=$(free_port)
 	NODES+=("$dir")
 	NODE_DIR[$port]=$dir
-	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" >&2
+	cluster_start "$dir" "$port" "shared_preload_libraries = 'pg_qmdb'" "$@" >&2
 	cluster_psql "$port" -d postgres -c "CREATE EXTENSION pg_qmdb" >/dev/null
-	printf -v "$1" '%s' "$port"
+	printf -v "$var" '%s' "$port"
 }
+# Settings for benchmark clusters: room for a million operations.
+BENCH_CONF=("shared_buffers = '1GB'" "max_wal_size = '8GB'" "checkpoint_timeout = '30min'")
 node_dir() { echo "${NODE_DIR[$1]}"; }
 
 q() { # q PORT SQL... : one value per line, unaligned

@@ -2,7 +2,7 @@
 // cancel, wait; and asking a peer for its target.
 #include "../datum.h"
 #include "../spi.h"
-#include "../store/state_table.h"
+#include "../store/table_db.h"
 #include "../sync/job.h"
 #include "../sync/peer.h"
 
@@ -106,14 +106,11 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
 		throw Error(ErrorCode::AlreadyExists,
 		            "database \"" + db + "\" already exists (drop it, or sync into another name)");
-	auto size_param = [](const std::optional<uint32_t> &v) {
-		return v ? int8_param(*v) : qmdb::pg::Param{INT8OID, 0, true};
-	};
 	spi.exec(
 	    "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
-	    "VALUES ($1, $2, $3::int4, $4::int4, $5, $5, $5, $6, 'syncing') RETURNING id",
-	    {text_param(db), text_param(encoding_name(opts.format.encoding)), size_param(opts.format.key_size),
-	     size_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
+	    "VALUES ($1, $2, $3, $4, $5, $5, $5, $6, 'syncing') RETURNING id",
+	    {text_param(db), text_param(encoding_name(opts.format.encoding)), opt_int4_param(opts.format.key_size),
+	     opt_int4_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
 	int32 id = spi.i32(0, 0);
 	std::vector<Bytes> peer_bytes;
 	for (const auto &p : peers)
@@ -223,10 +220,7 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 	// (qmdb.drop_database drops it). Otherwise the partial data goes too.
 	if (spi.exec("DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'", {p}) == 0)
 		PG_RETURN_VOID();
-	for (const char *sql : {"DELETE FROM qmdb.journal WHERE db_id = $1", "DELETE FROM qmdb.nodes WHERE db_id = $1",
-	                        "DELETE FROM qmdb.pins WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1"})
-		spi.exec(sql, {p});
-	drop_state_partition(spi, id);
+	TableDatabase::delete_data(spi, id);
 	PG_RETURN_VOID();
 }
 

@@ -69,15 +69,15 @@ bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> 
 }
 
 void
-insert_journal_rows(int32 db_id, uint64_t first, const std::vector<Bytes> &ops) {
+insert_numbered_rows(const char *table, int32 db_id, uint64_t first, const std::vector<Bytes> &rows) {
 	std::vector<Datum> values;
-	values.reserve(ops.size() * 3);
-	for (size_t i = 0; i < ops.size(); i++) {
+	values.reserve(rows.size() * 3);
+	for (size_t i = 0; i < rows.size(); i++) {
 		values.push_back(Int32GetDatum(db_id));
 		values.push_back(Int64GetDatum(static_cast<int64>(first + i)));
-		values.push_back(PointerGetDatum(to_bytea(ops[i])));
+		values.push_back(PointerGetDatum(to_bytea(rows[i])));
 	}
-	bulk_insert("journal", 3, ops.size(), values);
+	bulk_insert(table, 3, rows.size(), values);
 }
 
 } // namespace qmdb::pg

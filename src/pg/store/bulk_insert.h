@@ -20,7 +20,8 @@ namespace qmdb::pg {
 // (a duplicate raises unique_violation). Datums must already be built.
 void bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> &values);
 
-// The journal rows (db_id, first + i, ops[i]).
-void insert_journal_rows(int32 db_id, uint64_t first, const std::vector<Bytes> &ops);
+// Rows (db_id, first + i, rows[i]) of a table keyed by (db_id, a bigint):
+// the journal (loc, op) and the nodes (chunk, digests).
+void insert_numbered_rows(const char *table, int32 db_id, uint64_t first, const std::vector<Bytes> &rows);
 
 } // namespace qmdb::pg

@@ -1,5 +1,4 @@
 #include "node_table.h"
-#include "../datum.h"
 #include "bulk_insert.h"
 
 #include <cstring>
@@ -102,14 +101,7 @@ NodeTable::flush() {
 	uint64_t last = first + rows.size() - 1;
 	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND chunk BETWEEN $2 AND $3",
 	           {int4_param(db_id_), int8_param(static_cast<int64>(first)), int8_param(static_cast<int64>(last))});
-	std::vector<Datum> values;
-	values.reserve(rows.size() * 3);
-	for (size_t r = 0; r < rows.size(); r++) {
-		values.push_back(Int32GetDatum(db_id_));
-		values.push_back(Int64GetDatum(static_cast<int64>(first + r)));
-		values.push_back(PointerGetDatum(to_bytea(rows[r])));
-	}
-	bulk_insert("nodes", 3, rows.size(), values);
+	insert_numbered_rows("nodes", db_id_, first, rows);
 	pending_start_ = pos;
 	pending_.clear();
 }

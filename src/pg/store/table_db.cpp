@@ -55,10 +55,9 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	mmr.append(hasher, nodes, op);
 	Digest root = mmr.root(hasher, 0);
 	spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, root) "
-	         "VALUES ($1, $2, $3::int4, $4::int4, 1, 0, $5) RETURNING id",
-	         {text_param(name), text_param(encoding_name(format.encoding)),
-	          format.key_size ? int8_param(*format.key_size) : Param{INT8OID, 0, true},
-	          format.value_size ? int8_param(*format.value_size) : Param{INT8OID, 0, true}, bytea_param(root)});
+	         "VALUES ($1, $2, $3, $4, 1, 0, $5) RETURNING id",
+	         {text_param(name), text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
+	          opt_int4_param(format.value_size), bytea_param(root)});
 	int64 id = spi.i32(0, 0);
 	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(op)});
@@ -72,14 +71,17 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 }
 
 void
+TableDatabase::delete_data(Spi &spi, int32 db_id) {
+	for (const char *sql : {"DELETE FROM qmdb.journal WHERE db_id = $1", "DELETE FROM qmdb.nodes WHERE db_id = $1",
+	                        "DELETE FROM qmdb.pins WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1"})
+		spi.exec(sql, {int4_param(db_id)});
+	drop_state_partition(spi, db_id);
+}
+
+void
 TableDatabase::drop() {
-	Param id = int4_param(info_.id);
-	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1", {id});
-	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
-	spi_.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
-	drop_state_partition(spi_, info_.id);
-	spi_.exec("DELETE FROM qmdb.bitmap WHERE db_id = $1", {id});
-	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {id});
+	delete_data(spi_, info_.id);
+	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(info_.id)});
 }
 
 void
@@ -201,7 +203,7 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	for (const Operation &op : batch.ops)
 		encoded.push_back(encode_op(info_.format, op));
 	Param id = int4_param(info_.id);
-	insert_journal_rows(info_.id, batch.base, encoded);
+	insert_numbered_rows("journal", info_.id, batch.base, encoded);
 
 	Mmr mmr(nodes_, info_.size);
 	for (const Bytes &op : encoded)

@@ -55,6 +55,9 @@ public:
 
 	static void create(Spi &spi, const std::string &name, const OpFormat &format);
 	void drop();
+	// Delete every row a database owns except its catalog row (and its state
+	// partition): what dropping it, or cancelling its sync, removes.
+	static void delete_data(Spi &spi, int32 db_id);
 
 	const DbInfo &info() const { return info_; }
 

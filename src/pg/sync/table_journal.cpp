@@ -28,7 +28,7 @@ TableJournal::open(uint64_t start, uint64_t end) {
 
 void
 TableJournal::append(const std::vector<Bytes> &ops) {
-	insert_journal_rows(db_id_, size_, ops);
+	insert_numbered_rows("journal", db_id_, size_, ops);
 	size_ += ops.size();
 }
 
