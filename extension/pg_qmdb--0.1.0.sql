@@ -32,13 +32,21 @@ CREATE FUNCTION qmdb.decode_target(target bytea,
 	LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'qmdb_decode_target';
 
--- One encoded operation (a journal row, or one from a response) in SQL
+-- One encoded operation (of a journal row, or from a response) in SQL
 -- terms. kind is 'update', 'delete' or 'commit'; NULL sizes mean variable.
 CREATE FUNCTION qmdb.decode_operation(op bytea, encoding text DEFAULT 'variable',
 	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL,
 	OUT kind text, OUT key bytea, OUT value bytea, OUT floor bigint, OUT metadata bytea)
 	LANGUAGE c IMMUTABLE PARALLEL SAFE
 	AS 'MODULE_PATHNAME', 'qmdb_decode_operation';
+
+-- A journal row (operations laid end to end) as one row per operation,
+-- numbered from the row's first location.
+CREATE FUNCTION qmdb.split_operations(ops bytea, loc bigint, encoding text DEFAULT 'variable',
+	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL)
+	RETURNS TABLE (loc bigint, op bytea)
+	LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 32
+	AS 'MODULE_PATHNAME', 'qmdb_split_operations';
 
 ---------------------------------------------------------------------------
 -- Authenticated databases
@@ -66,14 +74,21 @@ CREATE TABLE qmdb.databases (
 CREATE SEQUENCE qmdb.databases_id_seq AS integer OWNED BY qmdb.databases.id;
 ALTER TABLE qmdb.databases ALTER COLUMN id SET DEFAULT nextval('qmdb.databases_id_seq');
 
--- The journal: one row per operation, its commonware encoding as stored
--- (and hashed into the MMR). Rows below the pruning boundary are deleted.
+-- The journal: operations in their commonware encoding as stored (and
+-- hashed into the MMR), laid end to end, up to 32 per row. A row holds the
+-- operations of [loc, loc + n) and never crosses a multiple of 32, so
+-- location L is in the row starting in (L - 32, L]. Operations below the
+-- pruning boundary are removed. qmdb.operations() reads it one row per
+-- operation. Rows stay in the heap page (toast_tuple_target) and are never
+-- compressed (hashes do not compress); only operations too big for a page
+-- move to TOAST.
 CREATE TABLE qmdb.journal (
 	db_id integer NOT NULL,
 	loc bigint NOT NULL,
-	op bytea NOT NULL,
+	ops bytea NOT NULL,
 	PRIMARY KEY (db_id, loc)
-);
+) WITH (toast_tuple_target = 8160);
+ALTER TABLE qmdb.journal ALTER COLUMN ops SET STORAGE EXTERNAL;
 
 -- MMR node digests, 32 consecutive positions per row: position p is at
 -- byte 32 * (p % 32) of row p / 32. Appends rewrite only the last row.

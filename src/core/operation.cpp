@@ -223,4 +223,27 @@ decode_op(const OpFormat &format, ByteView bytes) {
 	return op;
 }
 
+std::vector<ByteView>
+split_ops(const OpFormat &format, ByteView bytes) {
+	std::vector<ByteView> out;
+	if (format.encoding == Encoding::Fixed) {
+		size_t n = format.fixed_total();
+		if (bytes.size % n != 0)
+			throw DecodeError(DecodeErrorKind::EndOfBuffer, std::to_string(bytes.size) +
+			                                                    " bytes are not whole operations of " +
+			                                                    std::to_string(n) + " bytes");
+		out.reserve(bytes.size / n);
+		for (size_t at = 0; at < bytes.size; at += n)
+			out.emplace_back(bytes.data + at, n);
+		return out;
+	}
+	Reader r(bytes);
+	while (r.remaining() > 0) {
+		size_t at = r.position();
+		decode_op(format, r);
+		out.emplace_back(bytes.data + at, r.position() - at);
+	}
+	return out;
+}
+
 } // namespace qmdb

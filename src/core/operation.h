@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace qmdb {
 
@@ -66,5 +67,11 @@ Bytes encode_op(const OpFormat &format, const Operation &op);
 Operation decode_op(const OpFormat &format, Reader &r);
 // Decode exactly one operation (trailing bytes are an error).
 Operation decode_op(const OpFormat &format, ByteView bytes);
+
+// Split encoded operations laid end to end (a journal row) into one view
+// per operation. Fixed-size operations are cut at fixed_total() without
+// decoding; variable ones are decoded to find their ends. DecodeError if
+// the bytes do not split into whole operations.
+std::vector<ByteView> split_ops(const OpFormat &format, ByteView bytes);
 
 } // namespace qmdb

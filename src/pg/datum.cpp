@@ -3,8 +3,10 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
 }
 
 #include <cstring>
@@ -179,6 +181,16 @@ bytea_array_datum(const std::vector<Bytes> &items) {
 		return PointerGetDatum(
 		    construct_array(elems, static_cast<int>(parts.size()), BYTEAOID, -1, false, TYPALIGN_INT));
 	});
+}
+
+RowSink::RowSink(FunctionCallInfo fcinfo) {
+	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	rsinfo_ = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+}
+
+void
+RowSink::put(Datum *values, bool *nulls) {
+	pg_call([&] { tuplestore_putvalues(rsinfo_->setResult, rsinfo_->setDesc, values, nulls); });
 }
 
 } // namespace qmdb::pg

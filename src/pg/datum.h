@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+struct ReturnSetInfo;
+
 namespace qmdb::pg {
 
 ByteView bytea_view(bytea *b);
@@ -34,5 +36,15 @@ Datum tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 // the kind has none).
 void operation_datums(const Operation &op, Datum *values, bool *nulls);
 Datum bytea_array_datum(const std::vector<Bytes> &items);
+
+// Materialized set-returning function output, created before SPI connects.
+class RowSink {
+public:
+	explicit RowSink(FunctionCallInfo fcinfo);
+	void put(Datum *values, bool *nulls);
+
+private:
+	ReturnSetInfo *rsinfo_;
+};
 
 } // namespace qmdb::pg

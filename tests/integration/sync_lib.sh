@@ -59,6 +59,14 @@ fill_keys() {
 		FROM generate_series(1, $3 / 1000) b) t" >/dev/null
 }
 
+# op_rows PORT DB TABLE: a plain table (db_id, loc, op) with a primary key,
+# one row per operation of DB's journal: the unverified baselines' data.
+op_rows() {
+	q "$1" -c "CREATE TABLE $3 AS SELECT j.db_id, o.loc, o.op FROM qmdb.databases d JOIN qmdb.journal j ON j.db_id = d.id,
+		qmdb.split_operations(j.ops, j.loc, d.encoding, d.key_size, d.value_size) o WHERE d.name = '$2'" \
+		-c "ALTER TABLE $3 ADD PRIMARY KEY (db_id, loc)" >/dev/null
+}
+
 peer() { echo "host=127.0.0.1 port=$1 dbname=${2:-postgres} user=postgres"; }
 target() { q "$1" -F' ' -c "SELECT encode(root, 'hex'), range_start, range_end FROM qmdb.target('$2')"; }
 FIXED32='"encoding": "fixed", "key_size": 32, "value_size": 32'

@@ -147,6 +147,31 @@ TEST(Operation, DecodeRejects) {
 	EXPECT_THROW(encode_op(v, Operation::remove(Bytes(5, 1))), Error);
 }
 
+// A journal row: operations laid end to end, split back exactly.
+TEST(Operation, SplitsOperationsLaidEndToEnd) {
+	Bytes k = test::bytes_of(test::to_digest(0));
+	std::vector<Operation> ops = {Operation::update(k, k), Operation::remove(k), Operation::commit(k, 77),
+	                              Operation::commit(std::nullopt, 300)};
+	OpFormat variable;
+	for (const OpFormat &f : {fixed32(), variable}) {
+		Bytes row;
+		for (const Operation &op : ops) {
+			Bytes b = encode_op(f, op);
+			row.insert(row.end(), b.begin(), b.end());
+		}
+		std::vector<ByteView> parts = split_ops(f, row);
+		ASSERT_EQ(parts.size(), ops.size());
+		for (size_t i = 0; i < ops.size(); i++)
+			EXPECT_EQ(parts[i].to_bytes(), encode_op(f, ops[i])) << encoding_name(f.encoding) << " op " << i;
+		EXPECT_TRUE(split_ops(f, Bytes()).empty());
+		Bytes cut(row.begin(), row.end() - 1);
+		EXPECT_EQ(kind_of([&] { split_ops(f, cut); }), DecodeErrorKind::EndOfBuffer) << encoding_name(f.encoding);
+	}
+	// Variable operations are decoded to find their ends: a bad tag is seen.
+	EXPECT_EQ(kind_of([&] { split_ops(variable, from_hex("d30000d4")); }), DecodeErrorKind::InvalidEnum);
+	EXPECT_EQ(split_ops(variable, from_hex("d30000d300ac02")).size(), 2u);
+}
+
 TEST(Response, RoundTripFromADatabase) {
 	OpFormat f = fixed32();
 	MemoryDb db(f);

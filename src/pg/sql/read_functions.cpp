@@ -8,27 +8,10 @@
 #include "core/mmr.h"
 #include "core/proof.h"
 
-extern "C" {
-#include "funcapi.h"
-#include "utils/tuplestore.h"
-}
-
 using namespace qmdb;
 using namespace qmdb::pg;
 
 namespace {
-
-// Materialized set-returning function output, created before SPI connects.
-struct RowSink {
-	ReturnSetInfo *rsinfo;
-	explicit RowSink(FunctionCallInfo fcinfo) {
-		pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
-		rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	}
-	void put(Datum *values, bool *nulls) {
-		pg_call([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
-	}
-};
 
 Datum
 text_datum(const std::string &s) {

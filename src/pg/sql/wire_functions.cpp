@@ -81,8 +81,8 @@ QMDB_FUNCTION(qmdb_encode_target) {
 
 // qmdb.decode_operation(op, encoding, key_size, value_size)
 //   -> (kind text, key bytea, value bytea, floor bigint, metadata bytea)
-// One journal row in SQL terms; the state rebuild after a sync runs it once
-// per operation.
+// One operation in SQL terms; the state rebuild after a sync runs it once
+// per operation of a variable-size database.
 QMDB_FUNCTION(qmdb_decode_operation) {
 	if (PG_ARGISNULL(0))
 		throw Error(ErrorCode::NullValue, "op must not be NULL");
@@ -92,4 +92,20 @@ QMDB_FUNCTION(qmdb_decode_operation) {
 	bool nulls[5];
 	operation_datums(op, values, nulls);
 	return tuple_datum(fcinfo, values, nulls);
+}
+
+// qmdb.split_operations(ops, loc, encoding, key_size, value_size) -> (loc, op)
+// A journal row's operations, one row each, numbered from the row's loc.
+QMDB_FUNCTION(qmdb_split_operations) {
+	RowSink sink(fcinfo);
+	if (PG_ARGISNULL(0))
+		throw Error(ErrorCode::NullValue, "ops must not be NULL");
+	uint64_t loc = location_arg(fcinfo, 1, "loc");
+	OpFormat format = format_args(fcinfo, 2);
+	for (ByteView op : split_ops(format, bytea_view(PG_GETARG_BYTEA_PP(0)))) {
+		Datum v[2] = {Int64GetDatum(static_cast<int64>(loc++)), PointerGetDatum(to_bytea(op))};
+		bool n[2] = {false, false};
+		sink.put(v, n);
+	}
+	return (Datum)0;
 }

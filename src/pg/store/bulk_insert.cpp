@@ -69,15 +69,23 @@ bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> 
 }
 
 void
-insert_numbered_rows(const char *table, int32 db_id, uint64_t first, const std::vector<Bytes> &rows) {
+insert_keyed_rows(const char *table, int32 db_id, const std::vector<int64> &keys, const std::vector<Bytes> &rows) {
 	std::vector<Datum> values;
 	values.reserve(rows.size() * 3);
 	for (size_t i = 0; i < rows.size(); i++) {
 		values.push_back(Int32GetDatum(db_id));
-		values.push_back(Int64GetDatum(static_cast<int64>(first + i)));
+		values.push_back(Int64GetDatum(keys[i]));
 		values.push_back(PointerGetDatum(to_bytea(rows[i])));
 	}
 	bulk_insert(table, 3, rows.size(), values);
+}
+
+void
+insert_numbered_rows(const char *table, int32 db_id, uint64_t first, const std::vector<Bytes> &rows) {
+	std::vector<int64> keys(rows.size());
+	for (size_t i = 0; i < rows.size(); i++)
+		keys[i] = static_cast<int64>(first + i);
+	insert_keyed_rows(table, db_id, keys, rows);
 }
 
 } // namespace qmdb::pg

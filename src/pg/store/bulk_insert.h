@@ -20,8 +20,10 @@ namespace qmdb::pg {
 // (a duplicate raises unique_violation). Datums must already be built.
 void bulk_insert(const char *table, int ncols, size_t rows, const std::vector<Datum> &values);
 
-// Rows (db_id, first + i, rows[i]) of a table keyed by (db_id, a bigint):
-// the journal (loc, op) and the nodes (chunk, digests).
+// Rows (db_id, keys[i], rows[i]) of a table keyed by (db_id, a bigint):
+// the journal (loc, ops) and the nodes (chunk, digests).
+void insert_keyed_rows(const char *table, int32 db_id, const std::vector<int64> &keys, const std::vector<Bytes> &rows);
+// The same with keys first, first + 1, ...
 void insert_numbered_rows(const char *table, int32 db_id, uint64_t first, const std::vector<Bytes> &rows);
 
 } // namespace qmdb::pg

@@ -40,6 +40,8 @@ TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock) : spi
 	info_.role = spi_.str(0, 9);
 	nodes_ = NodeTable(info_.id, location_to_position(info_.size));
 	nodes_.attach(spi_);
+	journal_ = JournalTable(info_.id, info_.format);
+	journal_.attach(spi_);
 }
 
 void
@@ -59,7 +61,7 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	         {text_param(name), text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
 	          opt_int4_param(format.value_size), bytea_param(root)});
 	int64 id = spi.i32(0, 0);
-	spi.exec("INSERT INTO qmdb.journal (db_id, loc, op) VALUES ($1, 0, $2)",
+	spi.exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(op)});
 	spi.exec("INSERT INTO qmdb.nodes (db_id, chunk, digests) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(*nodes.get(0))});
@@ -115,25 +117,18 @@ Operation
 TableDatabase::read(uint64_t loc) {
 	// The floor scan walks up from the floor. Inactive locations are known
 	// from the bitmap alone; active ones are read from the journal a range
-	// at a time (one index range scan, inactive rows skipped here).
+	// at a time (one index range scan; only active operations are decoded).
 	if (!active_bit(loc))
 		return Operation::commit(std::nullopt, 0); // not an active Update
 	if (loc < window_start_ || loc >= window_end_) {
 		window_.clear();
 		window_start_ = loc;
 		window_end_ = std::min(info_.size, loc + 2048);
-		// Load the bitmap of the window first, so the rows can be filtered
-		// while the journal result is current (no query in between).
-		for (uint64_t c = window_start_ / BITS_PER_CHUNK; c <= (window_end_ - 1) / BITS_PER_CHUNK; c++)
-			bitmap_chunk(c);
-		uint64 n = spi_.exec("SELECT loc, op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
-		                     {int4_param(info_.id), int8_param(static_cast<int64>(window_start_)),
-		                      int8_param(static_cast<int64>(window_end_))});
-		for (uint64 i = 0; i < n; i++) {
-			uint64_t at = static_cast<uint64_t>(spi_.i64(i, 0));
+		std::vector<Bytes> ops = journal_.read(window_start_, window_end_);
+		for (uint64_t at = window_start_; at < window_end_; at++) {
 			if (!active_bit(at))
 				continue;
-			Operation op = decode_op(info_.format, spi_.bytes(i, 1));
+			Operation op = decode_op(info_.format, ops[at - window_start_]);
 			if (op.kind == OpKind::Update)
 				locations_.emplace(op.key, at); // active: the key's current location
 			window_[at] = std::move(op);
@@ -203,7 +198,7 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	for (const Operation &op : batch.ops)
 		encoded.push_back(encode_op(info_.format, op));
 	Param id = int4_param(info_.id);
-	insert_numbered_rows("journal", info_.id, batch.base, encoded);
+	journal_.append(batch.base, encoded);
 
 	Mmr mmr(nodes_, info_.size);
 	for (const Bytes &op : encoded)
@@ -286,7 +281,7 @@ TableDatabase::prune(uint64_t loc) {
 		spi_.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
 		          "t(p, d)",
 		          {id, int8_array_param(positions), bytea_array_param(digests)});
-	spi_.exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2", {id, int8_param(static_cast<int64>(loc))});
+	journal_.drop_below(loc);
 	// Only whole chunks below the boundary go; a straddling chunk stays.
 	spi_.exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND (chunk + 1) * 32 <= $2",
 	          {id, int8_param(static_cast<int64>(location_to_position(loc)))});
@@ -307,10 +302,7 @@ TableDatabase::floor_at(uint64_t n) const {
 	if (n - 1 < info_.pruning_boundary)
 		throw Error(ErrorCode::Pruned, "the commit ending size " + std::to_string(n) +
 		                                   " is below the pruning boundary " + std::to_string(info_.pruning_boundary));
-	if (spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc = $2",
-	              {int4_param(info_.id), int8_param(static_cast<int64>(n - 1))}) == 0)
-		throw Error(ErrorCode::DataCorrupted, "journal row " + std::to_string(n - 1) + " is missing");
-	Operation op = decode_op(info_.format, spi_.bytes(0, 0));
+	Operation op = decode_op(info_.format, journal_.read(n - 1, n)[0]);
 	if (op.kind != OpKind::CommitFloor)
 		throw Error(ErrorCode::NotCommitBoundary, "size " + std::to_string(n) + " is not a commit boundary");
 	if (op.floor > n - 1)
@@ -320,27 +312,14 @@ TableDatabase::floor_at(uint64_t n) const {
 
 std::vector<Bytes>
 TableDatabase::read_ops(uint64_t start, uint64_t end) {
-	uint64 n =
-	    spi_.exec("SELECT op FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
-	              {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
-	if (n != end - start)
-		throw Error(ErrorCode::DataCorrupted,
-		            "journal rows missing in [" + std::to_string(start) + ", " + std::to_string(end) + ")");
-	std::vector<Bytes> out;
-	out.reserve(n);
-	for (uint64 i = 0; i < n; i++)
-		out.push_back(spi_.bytes(i, 0));
-	return out;
+	return journal_.read(start, end);
 }
 
 uint64_t
 TableDatabase::ops_bytes(uint64_t start, uint64_t end) {
 	if (info_.format.encoding == Encoding::Fixed)
 		return (end - start) * info_.format.fixed_total();
-	spi_.exec(
-	    "SELECT coalesce(sum(octet_length(op)), 0)::int8 FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
-	    {int4_param(info_.id), int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end))});
-	return static_cast<uint64_t>(spi_.i64(0, 0));
+	return journal_.bytes(start, end);
 }
 
 } // namespace qmdb::pg

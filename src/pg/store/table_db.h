@@ -6,6 +6,7 @@
 #pragma once
 
 #include "../spi.h"
+#include "journal_table.h"
 #include "node_table.h"
 
 #include "core/memory_db.h"
@@ -104,6 +105,7 @@ private:
 	std::map<uint64_t, Bytes> bitmap_;                   // chunk -> bits
 	std::map<uint64_t, bool> bitmap_dirty_;
 	NodeTable nodes_{0, 0};
+	JournalTable journal_{0, OpFormat()};
 };
 
 } // namespace qmdb::pg

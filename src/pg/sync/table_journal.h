@@ -3,7 +3,7 @@
 // transaction as the rows, so a crash never leaves them disagreeing.
 #pragma once
 
-#include "../spi.h"
+#include "../store/journal_table.h"
 
 #include "core/sync/journal.h"
 
@@ -11,9 +11,10 @@ namespace qmdb::pg {
 
 class TableJournal : public sync::Journal {
 public:
-	TableJournal(int32 db_id, uint64_t start, uint64_t size) : db_id_(db_id), start_(start), size_(size) {}
+	TableJournal(int32 db_id, const OpFormat &format, uint64_t start, uint64_t size)
+	    : rows_(db_id, format), start_(start), size_(size) {}
 
-	void attach(Spi &spi) { spi_ = &spi; }
+	void attach(Spi &spi) { rows_.attach(spi); }
 	// Upstream's reuse rules for [start, end): keep rows inside, drop the rest.
 	void open(uint64_t start, uint64_t end);
 
@@ -23,17 +24,15 @@ public:
 	void resize(uint64_t loc) override;
 	void sync() override {} // the worker's commit makes appends durable
 	Bytes read(uint64_t loc) const override;
-	std::vector<Bytes> read_range(uint64_t start, uint64_t end) const;
 
 private:
 	void clear_to(uint64_t loc);
 	void forget_read_ahead() { ahead_.clear(); }
 
-	int32 db_id_;
-	Spi *spi_ = nullptr;
+	JournalTable rows_;
 	uint64_t start_, size_;
-	// read() fetches a run of rows at a time: after a restart the engine
-	// re-hashes the kept journal one location after another.
+	// read() fetches a run of operations at a time: after a restart the
+	// engine re-hashes the kept journal one location after another.
 	mutable uint64_t ahead_start_ = 0;
 	mutable std::vector<Bytes> ahead_;
 };

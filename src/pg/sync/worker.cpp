@@ -145,7 +145,7 @@ SyncWorker::setup(Spi &spi) {
 		return false;
 	job_ = *job;
 	paused_ = job_.state == "paused";
-	journal_ = std::make_unique<TableJournal>(db_id_, job_.journal_start, job_.journal_size);
+	journal_ = std::make_unique<TableJournal>(db_id_, job_.options.format, job_.journal_start, job_.journal_size);
 	journal_->attach(spi);
 	journal_->open(job_.target.start, job_.target.end);
 	nodes_ = std::make_unique<NodeTable>(db_id_, 0);

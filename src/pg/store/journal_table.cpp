@@ -1,0 +1,165 @@
+#include "journal_table.h"
+#include "bulk_insert.h"
+
+namespace qmdb::pg {
+
+namespace {
+
+uint64_t
+window_start(uint64_t loc) {
+	return loc - loc % OPS_PER_ROW;
+}
+
+// The first location a row may hold whose window contains `loc`, as the
+// lower bound of a range scan (rows start in (loc - OPS_PER_ROW, loc]).
+Param
+first_row_param(uint64_t loc) {
+	return int8_param(static_cast<int64>(window_start(loc)));
+}
+
+} // namespace
+
+std::vector<ByteView>
+JournalTable::split(const Bytes &row, uint64_t loc) const {
+	try {
+		return split_ops(format_, row);
+	} catch (const DecodeError &e) {
+		throw Error(ErrorCode::DataCorrupted,
+		            "journal row at " + std::to_string(loc) + " does not split into operations: " + e.what());
+	}
+}
+
+void
+JournalTable::append(uint64_t next_loc, const std::vector<Bytes> &ops) {
+	size_t i = 0;
+	uint64_t loc = next_loc;
+	// Fill the row ending at next_loc, if its window has room.
+	if (loc % OPS_PER_ROW != 0 && !ops.empty()) {
+		Bytes tail;
+		for (; i < ops.size() && (loc + i) % OPS_PER_ROW != 0; i++)
+			tail.insert(tail.end(), ops[i].begin(), ops[i].end());
+		uint64 n = spi_->exec(
+		    "UPDATE qmdb.journal SET ops = ops || $3 WHERE db_id = $1 AND loc >= $2 AND loc < $4",
+		    {int4_param(db_id_), first_row_param(loc), bytea_param(tail), int8_param(static_cast<int64>(loc))});
+		if (n == 0) { // the journal starts here: a row of its own
+			spi_->exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, $2, $3)",
+			           {int4_param(db_id_), int8_param(static_cast<int64>(loc)), bytea_param(tail)});
+		}
+		loc += i;
+	}
+	std::vector<int64> locs;
+	std::vector<Bytes> rows;
+	while (i < ops.size()) {
+		Bytes row;
+		locs.push_back(static_cast<int64>(loc));
+		do {
+			row.insert(row.end(), ops[i].begin(), ops[i].end());
+			i++;
+			loc++;
+		} while (i < ops.size() && loc % OPS_PER_ROW != 0);
+		rows.push_back(std::move(row));
+	}
+	insert_keyed_rows("journal", db_id_, locs, rows);
+}
+
+std::vector<Bytes>
+JournalTable::read(uint64_t start, uint64_t end) const {
+	std::vector<Bytes> out;
+	if (start >= end)
+		return out;
+	out.reserve(end - start);
+	uint64 n = spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
+	                      {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end))});
+	uint64_t expect = start;
+	for (uint64 r = 0; r < n && expect < end; r++) {
+		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
+		Bytes row = spi_->bytes(r, 1);
+		std::vector<ByteView> parts = split(row, loc);
+		if (loc > expect || loc + parts.size() > window_start(loc) + OPS_PER_ROW)
+			break; // a gap, or a row crossing its window: reported below
+		for (uint64_t i = expect - std::min(expect, loc); i < parts.size() && loc + i < end; i++, expect++)
+			out.push_back(parts[i].to_bytes());
+	}
+	if (expect != end)
+		throw Error(ErrorCode::DataCorrupted, "journal operation " + std::to_string(expect) + " is missing (reading [" +
+		                                          std::to_string(start) + ", " + std::to_string(end) + "))");
+	return out;
+}
+
+uint64_t
+JournalTable::bytes(uint64_t start, uint64_t end) const {
+	if (start >= end)
+		return 0;
+	// Rows wholly inside count by their length; the (at most two) rows
+	// reaching past either end are split.
+	uint64 n = spi_->exec(
+	    "SELECT loc, pg_catalog.octet_length(ops)::int8, CASE WHEN loc < $4 OR loc - loc % $5 + $5 > $3 THEN ops END "
+	    "FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+	    {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end)),
+	     int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(OPS_PER_ROW))});
+	uint64_t total = 0;
+	for (uint64 r = 0; r < n; r++) {
+		if (spi_->is_null(r, 2)) {
+			total += static_cast<uint64_t>(spi_->i64(r, 1));
+			continue;
+		}
+		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
+		Bytes row = spi_->bytes(r, 2);
+		std::vector<ByteView> parts = split(row, loc);
+		for (uint64_t i = 0; i < parts.size(); i++)
+			if (loc + i >= start && loc + i < end)
+				total += parts[i].size;
+	}
+	return total;
+}
+
+std::optional<JournalTable::Row>
+JournalTable::straddling(uint64_t loc) const {
+	if (loc % OPS_PER_ROW == 0)
+		return std::nullopt; // rows never cross a window's start
+	if (spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+	               {int4_param(db_id_), first_row_param(loc), int8_param(static_cast<int64>(loc))}) == 0)
+		return std::nullopt;
+	return Row{static_cast<uint64_t>(spi_->i64(0, 0)), spi_->bytes(0, 1)};
+}
+
+void
+JournalTable::drop_below(uint64_t loc) {
+	std::optional<Row> row = straddling(loc);
+	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
+	if (!row)
+		return;
+	std::vector<ByteView> parts = split(row->ops, row->loc);
+	if (row->loc + parts.size() <= loc)
+		return; // the row ended below loc
+	Bytes kept;
+	for (uint64_t i = loc - row->loc; i < parts.size(); i++)
+		kept.insert(kept.end(), parts[i].begin(), parts[i].end());
+	spi_->exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, $2, $3)",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(loc)), bytea_param(kept)});
+}
+
+void
+JournalTable::drop_from(uint64_t loc) {
+	std::optional<Row> row = straddling(loc);
+	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc >= $2",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
+	if (!row)
+		return;
+	std::vector<ByteView> parts = split(row->ops, row->loc);
+	if (row->loc + parts.size() <= loc)
+		return; // nothing of the row lies at or beyond loc
+	uint64_t keep = 0;
+	for (uint64_t i = 0; i < loc - row->loc; i++)
+		keep += parts[i].size;
+	spi_->exec("UPDATE qmdb.journal SET ops = pg_catalog.substr(ops, 1, $3::int4) WHERE db_id = $1 AND loc = $2",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(row->loc)), int8_param(static_cast<int64>(keep))});
+}
+
+void
+JournalTable::drop_all() {
+	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1", {int4_param(db_id_)});
+}
+
+} // namespace qmdb::pg
