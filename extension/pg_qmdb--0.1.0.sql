@@ -75,13 +75,14 @@ CREATE SEQUENCE qmdb.databases_id_seq AS integer OWNED BY qmdb.databases.id;
 ALTER TABLE qmdb.databases ALTER COLUMN id SET DEFAULT nextval('qmdb.databases_id_seq');
 
 -- The journal: operations in their commonware encoding as stored (and
--- hashed into the MMR), laid end to end, up to 32 per row. A row holds the
--- operations of [loc, loc + n) and never crosses a multiple of 32, so
--- location L is in the row starting in (L - 32, L]. Operations below the
--- pruning boundary are removed. qmdb.operations() reads it one row per
--- operation. Rows stay in the heap page (toast_tuple_target) and are never
--- compressed (hashes do not compress); only operations too big for a page
--- move to TOAST.
+-- hashed into the MMR), laid end to end. A row holds the operations of
+-- [loc, loc + n) within one window of 120 locations ([120k, 120k + 120)),
+-- at most 8000 bytes of them unless one operation is larger, so location L
+-- is in the last row starting in [L - L % 120, L]. Rows are written once
+-- (a commit adds rows); pruning rewrites the row at the boundary.
+-- qmdb.operations() and qmdb.split_operations() read it one row per
+-- operation. Rows stay in their heap page (toast_tuple_target) and are
+-- never compressed (hashes do not compress).
 CREATE TABLE qmdb.journal (
 	db_id integer NOT NULL,
 	loc bigint NOT NULL,

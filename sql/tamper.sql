@@ -5,44 +5,44 @@ SELECT count(*) FROM (
   SELECT qmdb.apply_batch('tam', ARRAY[sha256(int8send(b))], ARRAY[sha256(int8send(b + 1000))])
     FROM generate_series(1, 20) b) t;
 SELECT check_name, ok FROM qmdb.verify('tam');
+SELECT id AS tam FROM qmdb.databases WHERE name = 'tam' \gset
 
--- The journal's layout: 61 operations of 65 bytes, 32 to a row, and
--- split_operations gives back exactly what qmdb.operations serves.
-SELECT loc, octet_length(ops) FROM qmdb.journal
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') ORDER BY loc;
+-- The journal's layout: 61 operations of 65 bytes, a row per commit (the
+-- initial commit, then 20 batches of 3), and split_operations gives back
+-- exactly what qmdb.operations serves.
+SELECT count(*) AS rows, min(loc), max(loc), sum(octet_length(ops)) / 65 AS ops FROM qmdb.journal WHERE db_id = :tam;
 SELECT count(*) AS same_ops FROM qmdb.journal j,
   qmdb.split_operations(j.ops, j.loc, 'fixed', 32, 32) o JOIN qmdb.operations('tam', 0, NULL) p USING (loc)
- WHERE j.db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND o.op = p.op;
+ WHERE j.db_id = :tam AND o.op = p.op;
 SELECT regress.err($$SELECT * FROM qmdb.split_operations('\xd3', 0, 'fixed', 32, 32)$$);
 SELECT regress.err($$SELECT * FROM qmdb.split_operations('\xd300', 0)$$);
 SELECT regress.err($$SELECT * FROM qmdb.split_operations(NULL, 0)$$);
 SELECT regress.err($$SELECT * FROM qmdb.split_operations('\x', -1)$$);
 
--- Flip one byte of one operation (a stored value): operation 30 is the
--- 31st of the row starting at 0.
+-- Flip one byte of one operation (a stored value) in the row holding it.
 UPDATE qmdb.journal SET ops = set_byte(ops, (30 - loc)::int4 * 65 + 40, get_byte(ops, (30 - loc)::int4 * 65 + 40) # 1)
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND loc <= 30 AND loc > 30 - 32;
+ WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 30);
 SELECT check_name, ok, detail ~ 'differs' AS says_differs FROM qmdb.verify('tam');
 
 -- Put it back; then break the state table instead.
 UPDATE qmdb.journal SET ops = set_byte(ops, (30 - loc)::int4 * 65 + 40, get_byte(ops, (30 - loc)::int4 * 65 + 40) # 1)
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND loc <= 30 AND loc > 30 - 32;
+ WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 30);
 UPDATE qmdb.state SET value = sha256('forged')
  WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND key = sha256(int8send(3));
 SELECT check_name, ok FROM qmdb.verify('tam');
 
 -- An operation that no longer decodes (an unknown tag).
 UPDATE qmdb.journal SET ops = set_byte(ops, (10 - loc)::int4 * 65, 255)
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND loc <= 10 AND loc > 10 - 32;
+ WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 10);
 SELECT check_name, ok, detail FROM qmdb.verify('tam');
 
 -- A row cut short: its bytes are no longer whole operations.
-UPDATE qmdb.journal SET ops = substr(ops, 1, 65 * 12 + 1)
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND loc <= 10 AND loc > 10 - 32;
+UPDATE qmdb.journal SET ops = substr(ops, 1, 65 + 1)
+ WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 10);
 SELECT check_name, ok, detail FROM qmdb.verify('tam');
 
 -- A row missing altogether: serving and reading say which operation.
 DELETE FROM qmdb.journal
- WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND loc <= 10 AND loc > 10 - 32;
+ WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 10);
 SELECT check_name, ok, detail FROM qmdb.verify('tam');
 SELECT regress.err($$SELECT count(*) FROM qmdb.operations('tam', 5, 40)$$);

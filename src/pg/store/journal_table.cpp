@@ -7,11 +7,10 @@ namespace {
 
 uint64_t
 window_start(uint64_t loc) {
-	return loc - loc % OPS_PER_ROW;
+	return loc - loc % JOURNAL_WINDOW;
 }
 
-// The first location a row may hold whose window contains `loc`, as the
-// lower bound of a range scan (rows start in (loc - OPS_PER_ROW, loc]).
+// The lower bound of a range scan for rows holding `loc` or later.
 Param
 first_row_param(uint64_t loc) {
 	return int8_param(static_cast<int64>(window_start(loc)));
@@ -21,43 +20,32 @@ first_row_param(uint64_t loc) {
 
 std::vector<ByteView>
 JournalTable::split(const Bytes &row, uint64_t loc) const {
+	std::vector<ByteView> parts;
 	try {
-		return split_ops(format_, row);
+		parts = split_ops(format_, row);
 	} catch (const DecodeError &e) {
 		throw Error(ErrorCode::DataCorrupted,
 		            "journal row at " + std::to_string(loc) + " does not split into operations: " + e.what());
 	}
+	if (parts.empty() || loc + parts.size() > window_start(loc) + JOURNAL_WINDOW)
+		throw Error(ErrorCode::DataCorrupted, "journal row at " + std::to_string(loc) + " holds " +
+		                                          std::to_string(parts.size()) + " operations, outside its window");
+	return parts;
 }
 
 void
 JournalTable::append(uint64_t next_loc, const std::vector<Bytes> &ops) {
-	size_t i = 0;
-	uint64_t loc = next_loc;
-	// Fill the row ending at next_loc, if its window has room.
-	if (loc % OPS_PER_ROW != 0 && !ops.empty()) {
-		Bytes tail;
-		for (; i < ops.size() && (loc + i) % OPS_PER_ROW != 0; i++)
-			tail.insert(tail.end(), ops[i].begin(), ops[i].end());
-		uint64 n = spi_->exec(
-		    "UPDATE qmdb.journal SET ops = ops || $3 WHERE db_id = $1 AND loc >= $2 AND loc < $4",
-		    {int4_param(db_id_), first_row_param(loc), bytea_param(tail), int8_param(static_cast<int64>(loc))});
-		if (n == 0) { // the journal starts here: a row of its own
-			spi_->exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, $2, $3)",
-			           {int4_param(db_id_), int8_param(static_cast<int64>(loc)), bytea_param(tail)});
-		}
-		loc += i;
-	}
 	std::vector<int64> locs;
 	std::vector<Bytes> rows;
-	while (i < ops.size()) {
-		Bytes row;
-		locs.push_back(static_cast<int64>(loc));
-		do {
-			row.insert(row.end(), ops[i].begin(), ops[i].end());
-			i++;
-			loc++;
-		} while (i < ops.size() && loc % OPS_PER_ROW != 0);
-		rows.push_back(std::move(row));
+	uint64_t loc = next_loc;
+	for (size_t i = 0; i < ops.size(); loc++, i++) {
+		bool new_row =
+		    rows.empty() || loc % JOURNAL_WINDOW == 0 || rows.back().size() + ops[i].size() > JOURNAL_ROW_BYTES;
+		if (new_row) {
+			locs.push_back(static_cast<int64>(loc));
+			rows.emplace_back();
+		}
+		rows.back().insert(rows.back().end(), ops[i].begin(), ops[i].end());
 	}
 	insert_keyed_rows("journal", db_id_, locs, rows);
 }
@@ -75,9 +63,11 @@ JournalTable::read(uint64_t start, uint64_t end) const {
 		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
 		Bytes row = spi_->bytes(r, 1);
 		std::vector<ByteView> parts = split(row, loc);
-		if (loc > expect || loc + parts.size() > window_start(loc) + OPS_PER_ROW)
-			break; // a gap, or a row crossing its window: reported below
-		for (uint64_t i = expect - std::min(expect, loc); i < parts.size() && loc + i < end; i++, expect++)
+		if (loc + parts.size() <= start)
+			continue; // a row of the first window ending before the range
+		if (loc > expect || (expect > start && loc != expect))
+			break; // a gap or an overlap: reported below
+		for (uint64_t i = expect - loc; i < parts.size() && expect < end; i++, expect++)
 			out.push_back(parts[i].to_bytes());
 	}
 	if (expect != end)
@@ -90,13 +80,13 @@ uint64_t
 JournalTable::bytes(uint64_t start, uint64_t end) const {
 	if (start >= end)
 		return 0;
-	// Rows wholly inside count by their length; the (at most two) rows
-	// reaching past either end are split.
+	// A row starting at or after `start` whose window ends by `end` lies
+	// inside; any other may reach past an end and is split.
 	uint64 n = spi_->exec(
 	    "SELECT loc, pg_catalog.octet_length(ops)::int8, CASE WHEN loc < $4 OR loc - loc % $5 + $5 > $3 THEN ops END "
 	    "FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
 	    {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end)),
-	     int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(OPS_PER_ROW))});
+	     int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(JOURNAL_WINDOW))});
 	uint64_t total = 0;
 	for (uint64 r = 0; r < n; r++) {
 		if (spi_->is_null(r, 2)) {
@@ -115,9 +105,10 @@ JournalTable::bytes(uint64_t start, uint64_t end) const {
 
 std::optional<JournalTable::Row>
 JournalTable::straddling(uint64_t loc) const {
-	if (loc % OPS_PER_ROW == 0)
+	if (loc % JOURNAL_WINDOW == 0)
 		return std::nullopt; // rows never cross a window's start
-	if (spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3",
+	if (spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
+	               "ORDER BY loc DESC LIMIT 1",
 	               {int4_param(db_id_), first_row_param(loc), int8_param(static_cast<int64>(loc))}) == 0)
 		return std::nullopt;
 	return Row{static_cast<uint64_t>(spi_->i64(0, 0)), spi_->bytes(0, 1)};

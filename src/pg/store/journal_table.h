@@ -1,13 +1,19 @@
-// A database's journal in qmdb.journal: encoded operations laid end to end,
-// up to OPS_PER_ROW of them per row. A row starts at location `loc` and
-// holds the operations of [loc, loc + n), never crossing a multiple of
-// OPS_PER_ROW, so each aligned window of locations has at most one row and
-// the row holding location L starts in (L - OPS_PER_ROW, L].
+// A database's journal in qmdb.journal: encoded operations laid end to end.
+// A row starts at location `loc` and holds the operations of [loc, loc + n)
+// of one window (locations [k * JOURNAL_WINDOW, (k + 1) * JOURNAL_WINDOW)),
+// at most JOURNAL_ROW_BYTES of them unless one operation alone is larger.
+// Rows never cross a window, so the row holding location L starts in
+// [L - L % JOURNAL_WINDOW, L]: one index range scan finds any range.
+//
+// Rows are written once: an append adds rows (a small commit, a small row)
+// and only pruning or cutting back a sync rewrites the row at the cut.
 //
 // Why rows of many operations: a sync or a writer stores a million small
-// operations as some thirty thousand rows, so row overhead and index upkeep
+// operations as some eight thousand rows, so row overhead and index upkeep
 // stop being the cost of the journal (DESIGN §4 leaves the layout to us;
-// qmdb.operations() shows one row per operation).
+// qmdb.operations() shows one row per operation). 120 commonware digest
+// operations (65 bytes each) fill one heap page, and rows stay below the
+// table's toast_tuple_target, so they are never moved out of line.
 #pragma once
 
 #include "../spi.h"
@@ -16,7 +22,8 @@
 
 namespace qmdb::pg {
 
-constexpr uint64_t OPS_PER_ROW = 32;
+constexpr uint64_t JOURNAL_WINDOW = 120;
+constexpr size_t JOURNAL_ROW_BYTES = 8000;
 
 class JournalTable {
 public:
@@ -24,15 +31,13 @@ public:
 
 	void attach(Spi &spi) { spi_ = &spi; }
 
-	// Append `ops` at `next_loc`, the journal's end: the last row is filled
-	// up to its window's end first (one UPDATE), the rest go in new rows.
+	// Append `ops` at `next_loc`, the journal's end, as new rows.
 	void append(uint64_t next_loc, const std::vector<Bytes> &ops);
 	// The operations of [start, end), in order; Error(DataCorrupted) if one
 	// is missing or a row does not split into whole operations.
 	std::vector<Bytes> read(uint64_t start, uint64_t end) const;
-	// Upper bound of the bytes of the operations in [start, end), without
-	// splitting rows wholly inside: exact for whole rows, a row straddling
-	// either end is split to count only its part.
+	// The bytes of the operations in [start, end): rows inside count by
+	// their length, rows that may reach past either end are split.
 	uint64_t bytes(uint64_t start, uint64_t end) const;
 	// Remove the operations below `loc` (pruning) / from `loc` on (a sync
 	// journal cut back). A row straddling `loc` is rewritten with its part.
@@ -41,8 +46,8 @@ public:
 	void drop_all();
 
 private:
-	// The row holding operations on both sides of `loc`, if any: its start
-	// and its operations split.
+	// The last row starting before `loc` in loc's window, if any: the one
+	// that may hold operations on both sides of `loc`.
 	struct Row {
 		uint64_t loc;
 		Bytes ops;
