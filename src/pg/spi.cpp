@@ -121,6 +121,14 @@ Spi::~Spi() {
 }
 
 namespace {
+// SPI calls that execute leave the SPI procedure context current; the
+// caller's (a ScratchContext, say) is put back, or its allocations would
+// pile up in the procedure context until SPI_finish.
+struct KeepContext {
+	MemoryContext context = CurrentMemoryContext;
+	~KeepContext() { MemoryContextSwitchTo(context); }
+};
+
 // SPI's parallel arrays for a parameter list (at most 16).
 struct SpiArgs {
 	explicit SpiArgs(const std::vector<Param> &params) {
@@ -145,6 +153,7 @@ plan_for(const char *sql, const SpiArgs &args, int nargs) {
 	auto it = plans->find(sql);
 	if (it != plans->end())
 		return it->second;
+	KeepContext keep;
 	SPIPlanPtr plan = pg_call([&] {
 		SPIPlanPtr p = SPI_prepare(sql, nargs, const_cast<Oid *>(args.types));
 		if (!p)
@@ -160,6 +169,7 @@ uint64
 Spi::exec(const char *sql, const std::vector<Param> &params) {
 	SpiArgs args(params);
 	SPIPlanPtr plan = plan_for(sql, args, static_cast<int>(params.size()));
+	KeepContext keep;
 	rows_ = pg_call([&] {
 		if (SPI_tuptable) // the previous result is no longer needed
 			SPI_freetuptable(SPI_tuptable);
@@ -174,6 +184,7 @@ Spi::exec(const char *sql, const std::vector<Param> &params) {
 uint64
 Spi::exec_once(const std::string &sql, const std::vector<Param> &params) {
 	SpiArgs args(params);
+	KeepContext keep;
 	rows_ = pg_call([&] {
 		if (SPI_tuptable)
 			SPI_freetuptable(SPI_tuptable);
@@ -190,11 +201,13 @@ void
 Spi::open_cursor(const char *sql, const std::vector<Param> &params) {
 	SpiArgs args(params);
 	SPIPlanPtr plan = plan_for(sql, args, static_cast<int>(params.size()));
+	KeepContext keep;
 	cursor_ = pg_call([&] { return SPI_cursor_open(nullptr, plan, args.values, args.nulls, read_only_); });
 }
 
 uint64
 Spi::fetch(long n) {
+	KeepContext keep;
 	rows_ = pg_call([&] {
 		if (SPI_tuptable)
 			SPI_freetuptable(SPI_tuptable);
@@ -206,6 +219,7 @@ Spi::fetch(long n) {
 
 void
 Spi::close_cursor() {
+	KeepContext keep;
 	if (cursor_)
 		pg_call([&] { SPI_cursor_close(cursor_); });
 	cursor_ = nullptr;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A pruned source A syncs to B (range start > 0: boundary with pins); B is a
 # normal replica that serves C (chain A -> B -> C); pause/resume and cancel.
+# B and C rebuild their state the key-set way; for a database of 30k keys,
+# too many for C's maintenance_work_mem, C starts that way, runs out of
+# memory and rebuilds it by the sort instead; all must equal A's.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
 start_node A a
 start_node B b
-start_node C c
+start_node C c "maintenance_work_mem = '1MB'"
 fill "$A" d 300
 floor=$(q "$A" -c "SELECT floor FROM qmdb.databases WHERE name = 'd'")
 q "$A" -c "SELECT qmdb.prune('d', $floor)" >/dev/null
@@ -23,11 +26,25 @@ expect_eq "$(q "$B" -c "SELECT percent FROM qmdb.sync_status")" "100.0" "percent
 expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
 	"$(q "$A" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" "entries"
 
+rebuilt_by() { grep -o "qmdb sync of \"$2\" complete: .*" "$(node_dir "$1")/server.log" | grep -c '(sorted' || true; }
+expect_eq "$(rebuilt_by "$B" d)" 0 "B's state rebuilt by the key set"
+
 # Chain: C syncs from B, the replica.
 sync_start "$C" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 64" "$(peer "$B")"
 wait_for "$C" d complete
 expect_eq "$(q "$C" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "C's root"
 all_ok "$C" d
+entries() { q "$1" -c "SELECT md5(string_agg(key::text || value::text || loc, ',' ORDER BY key)) FROM qmdb.entries('$2')"; }
+expect_eq "$(rebuilt_by "$C" d)" 0 "C's state rebuilt by the key set"
+expect_eq "$(entries "$C" d)" "$(entries "$B" d)" "C's entries"
+fill_keys "$A" g 30000
+q "$A" -c "SELECT count(*) FROM qmdb.apply_batch('g', ARRAY[sha256(int8send(2001))], ARRAY[NULL::bytea])" >/dev/null # a delete too
+read -r groot gstart gend < <(target "$A" g)
+sync_start "$C" g "$groot" "$gstart" "$gend" "$FIXED32" "$(peer "$A")"
+wait_for "$C" g complete
+all_ok "$C" g
+expect_eq "$(rebuilt_by "$C" g)" 1 "C's state of 30k keys rebuilt by the sort"
+expect_eq "$(entries "$C" g)" "$(entries "$A" g)" "C's entries of g"
 
 # The replica keeps working as a database: the next batch gives the same root as on A.
 next="SELECT encode(root, 'hex') FROM qmdb.apply_batch('d', ARRAY[sha256('k')], ARRAY[sha256('v')])"

@@ -103,49 +103,77 @@ JournalTable::bytes(uint64_t start, uint64_t end) const {
 	return total;
 }
 
-std::optional<JournalTable::Row>
-JournalTable::straddling(uint64_t loc) const {
+std::optional<JournalTable::Cut>
+JournalTable::cut_at(uint64_t loc) const {
 	if (loc % JOURNAL_WINDOW == 0)
 		return std::nullopt; // rows never cross a window's start
+	// Only the last row starting before loc in its window can reach it.
 	if (spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
 	               "ORDER BY loc DESC LIMIT 1",
 	               {int4_param(db_id_), first_row_param(loc), int8_param(static_cast<int64>(loc))}) == 0)
 		return std::nullopt;
-	return Row{static_cast<uint64_t>(spi_->i64(0, 0)), spi_->bytes(0, 1)};
+	Cut cut{static_cast<uint64_t>(spi_->i64(0, 0)), spi_->bytes(0, 1), 0};
+	std::vector<ByteView> parts = split(cut.ops, cut.loc);
+	if (cut.loc + parts.size() <= loc)
+		return std::nullopt; // the row ends below loc
+	for (uint64_t i = 0; i < loc - cut.loc; i++)
+		cut.below += parts[i].size;
+	return cut;
 }
 
 void
 JournalTable::drop_below(uint64_t loc) {
-	std::optional<Row> row = straddling(loc);
+	std::optional<Cut> cut = cut_at(loc);
 	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc < $2",
 	           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
-	if (!row)
-		return;
-	std::vector<ByteView> parts = split(row->ops, row->loc);
-	if (row->loc + parts.size() <= loc)
-		return; // the row ended below loc
-	Bytes kept;
-	for (uint64_t i = loc - row->loc; i < parts.size(); i++)
-		kept.insert(kept.end(), parts[i].begin(), parts[i].end());
-	spi_->exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, $2, $3)",
-	           {int4_param(db_id_), int8_param(static_cast<int64>(loc)), bytea_param(kept)});
+	if (cut) // the row's operations from loc on, as a row starting at loc
+		spi_->exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, $2, $3)",
+		           {int4_param(db_id_), int8_param(static_cast<int64>(loc)),
+		            bytea_param(ByteView(cut->ops.data() + cut->below, cut->ops.size() - cut->below))});
 }
 
 void
 JournalTable::drop_from(uint64_t loc) {
-	std::optional<Row> row = straddling(loc);
+	std::optional<Cut> cut = cut_at(loc);
 	spi_->exec("DELETE FROM qmdb.journal WHERE db_id = $1 AND loc >= $2",
 	           {int4_param(db_id_), int8_param(static_cast<int64>(loc))});
-	if (!row)
-		return;
-	std::vector<ByteView> parts = split(row->ops, row->loc);
-	if (row->loc + parts.size() <= loc)
-		return; // nothing of the row lies at or beyond loc
-	uint64_t keep = 0;
-	for (uint64_t i = 0; i < loc - row->loc; i++)
-		keep += parts[i].size;
-	spi_->exec("UPDATE qmdb.journal SET ops = pg_catalog.substr(ops, 1, $3::int4) WHERE db_id = $1 AND loc = $2",
-	           {int4_param(db_id_), int8_param(static_cast<int64>(row->loc)), int8_param(static_cast<int64>(keep))});
+	if (cut) // the row keeps its operations below loc
+		spi_->exec(
+		    "UPDATE qmdb.journal SET ops = pg_catalog.substr(ops, 1, $3::int4) WHERE db_id = $1 AND loc = $2",
+		    {int4_param(db_id_), int8_param(static_cast<int64>(cut->loc)), int8_param(static_cast<int64>(cut->below))});
+}
+
+bool
+JournalTable::scan_backward(uint64_t start, uint64_t end,
+                            const std::function<bool(uint64_t loc, ByteView op)> &visit) const {
+	spi_->open_cursor("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc DESC",
+	                  {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end))});
+	bool more = true, gap = false;
+	uint64_t expect = end; // [expect, end) has been visited
+	for (uint64 n; more && !gap && expect > start && (n = spi_->fetch(64)) > 0;) {
+		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
+			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
+			Bytes row = spi_->bytes(r, 1);
+			std::vector<ByteView> parts = split(row, loc);
+			// Rows come newest first: each must hold the location just below
+			// what was visited (the first may also run past `end`).
+			if (loc >= expect || loc + parts.size() < expect) {
+				gap = true;
+				break;
+			}
+			for (uint64_t l = expect; more && l > std::max(loc, start);) {
+				l--;
+				more = visit(l, parts[l - loc]);
+				expect = l;
+			}
+		}
+	}
+	spi_->close_cursor();
+	if (more && expect > start)
+		throw Error(ErrorCode::DataCorrupted, "journal operation " + std::to_string(expect - 1) +
+		                                          " is missing (reading [" + std::to_string(start) + ", " +
+		                                          std::to_string(end) + ") backwards)");
+	return more;
 }
 
 void

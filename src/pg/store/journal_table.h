@@ -20,6 +20,8 @@
 
 #include "core/operation.h"
 
+#include <functional>
+
 namespace qmdb::pg {
 
 constexpr uint64_t JOURNAL_WINDOW = 120;
@@ -44,15 +46,20 @@ public:
 	void drop_below(uint64_t loc);
 	void drop_from(uint64_t loc);
 	void drop_all();
+	// Visit the operations of [start, end) from the last to the first, a
+	// few rows at a time through a cursor; stop early when `visit` returns
+	// false (and return false).
+	bool scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit) const;
 
 private:
-	// The last row starting before `loc` in loc's window, if any: the one
-	// that may hold operations on both sides of `loc`.
-	struct Row {
+	// The row holding operations on both sides of `loc`, if any: its start,
+	// its bytes, and how many of them are operations below `loc`.
+	struct Cut {
 		uint64_t loc;
 		Bytes ops;
+		size_t below;
 	};
-	std::optional<Row> straddling(uint64_t loc) const;
+	std::optional<Cut> cut_at(uint64_t loc) const;
 	std::vector<ByteView> split(const Bytes &row, uint64_t loc) const;
 
 	int32 db_id_;

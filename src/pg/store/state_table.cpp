@@ -1,6 +1,15 @@
 #include "state_table.h"
+#include "../datum.h"
 #include "bulk_insert.h"
 #include "journal_table.h"
+
+#include "core/key_set.h"
+
+extern "C" {
+#include "miscadmin.h"
+}
+
+#include <malloc.h>
 
 namespace qmdb::pg {
 
@@ -31,16 +40,74 @@ drop_state_partition(Spi &spi, int32 db_id) {
 		spi.exec_once("DROP TABLE " + partition_name(db_id));
 }
 
+namespace {
+
+// The key-set way: walk [floor, end) backwards, keep each key's first
+// sighting (its last write), insert the live ones. One pass, no sort.
+// nullopt when the keys do not fit `budget` bytes (nothing is counted as
+// loaded then, but rows may have been inserted: the caller truncates).
+std::optional<uint64_t>
+load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
+                const std::function<void(uint64_t loc)> &live) {
+	std::string table = "state_" + std::to_string(db_id);
+	KeySet seen(budget);
+	ScratchContext scratch; // the rows' datums, freed after each bulk insert
+	std::vector<Datum> values;
+	uint64_t count = 0;
+	auto flush = [&] {
+		bulk_insert(table.c_str(), 4, values.size() / 4, values);
+		values.clear();
+		scratch.reset();
+	};
+	bool fixed = format.key_size && format.value_size;
+	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
+	JournalTable journal(db_id, format);
+	journal.attach(spi);
+	bool fits = journal.scan_backward(floor, end, [&](uint64_t loc, ByteView op) {
+		// Fixed sizes put the key and the value at fixed offsets in both
+		// encodings (tag, key, value): no decoding.
+		Operation decoded;
+		ByteView key, value;
+		OpKind kind;
+		if (fixed) {
+			kind = static_cast<OpKind>(op[0]);
+			key = ByteView(op.data + 1, k);
+			value = ByteView(op.data + 1 + k, v);
+		} else {
+			decoded = decode_op(format, op);
+			kind = decoded.kind;
+			key = decoded.key;
+			value = decoded.value;
+		}
+		if (kind != OpKind::Update && kind != OpKind::Delete)
+			return true;
+		KeySet::Insert r = seen.insert(key);
+		if (r == KeySet::Insert::Full)
+			return false;
+		if (r == KeySet::Insert::Present || kind == OpKind::Delete)
+			return true; // an older write of a key decided above, or a deleted key
+		values.push_back(Int32GetDatum(db_id));
+		values.push_back(PointerGetDatum(to_bytea(key)));
+		values.push_back(Int64GetDatum(static_cast<int64>(loc)));
+		values.push_back(PointerGetDatum(to_bytea(value)));
+		live(loc);
+		count++;
+		if (values.size() >= 4 * 10000)
+			flush();
+		return true;
+	});
+	if (!fits)
+		return std::nullopt;
+	flush();
+	return count;
+}
+
+// The sort way, for key sets beyond the budget: the last write of each key
+// by one sorted query, which spills to disk as it must.
 uint64_t
-load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-                     const std::function<void(uint64_t loc)> &live) {
-	std::string id = std::to_string(db_id), table = partition_name(db_id);
-	drop_state_partition(spi, db_id);
-	// The CHECK lets ATTACH skip scanning the rows to prove they belong.
-	// Loaded with full pages (a fifth fewer pages to write); pages added
-	// by later writes keep the usual room for HOT updates (set below).
-	spi.exec_once("CREATE TABLE " + table + " (LIKE qmdb.state, CONSTRAINT state_" + id +
-	              "_db_id CHECK (db_id = " + id + "))");
+load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
+             const std::function<void(uint64_t loc)> &live) {
+	std::string id = std::to_string(db_id);
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
 	// Each Update or Delete in the range as (key, loc, live, value); $5 and
@@ -84,11 +151,39 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 		bulk_insert(("state_" + id).c_str(), 4, n, values);
 	}
 	spi.close_cursor();
+	return count;
+}
+
+} // namespace
+
+uint64_t
+load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
+                     const std::function<void(uint64_t loc)> &live, bool *sorted) {
+	std::string id = std::to_string(db_id), table = partition_name(db_id);
+	drop_state_partition(spi, db_id);
+	// The CHECK lets ATTACH skip scanning the rows to prove they belong.
+	// Loaded with full pages (a fifth fewer pages to write); pages added
+	// by later writes keep the usual room for HOT updates (set below).
+	spi.exec_once("CREATE TABLE " + table + " (LIKE qmdb.state, CONSTRAINT state_" + id +
+	              "_db_id CHECK (db_id = " + id + "))");
+	// Both ways are maintenance work, like building an index: that budget.
+	std::optional<uint64_t> count =
+	    load_by_key_set(spi, db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
+	// The key set is gone: hand its memory back before the index build
+	// takes its own maintenance_work_mem, so the two never add up.
+	malloc_trim(0);
+	*sorted = !count;
+	if (!count) {
+		// Rows a partial pass inserted go; the live locations it reported
+		// were right (each a key's last write) and are reported again.
+		spi.exec_once("TRUNCATE " + table);
+		count = load_by_sort(spi, db_id, format, floor, end, live);
+	}
 	spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	spi.exec_once("ALTER TABLE " + table + " SET (fillfactor = 80)");
 	spi.exec_once("ALTER TABLE qmdb.state ATTACH PARTITION " + table + " FOR VALUES IN (" + id + ")");
 	spi.exec_once("ALTER TABLE " + table + " DROP CONSTRAINT state_" + id + "_db_id");
-	return count;
+	return *count;
 }
 
 } // namespace qmdb::pg

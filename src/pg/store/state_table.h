@@ -20,12 +20,16 @@ void drop_state_partition(Spi &spi, int32 db_id);
 
 // Build the database's partition from its journal: the last Update or
 // Delete of each key in [floor, end) decides whether the key is live, as a
-// replay from the floor would. The rows stream in key order from one sorted
-// query into the unindexed table (bulk inserts); then the primary key is
-// built in one pass and the partition attached. Memory is bounded by
-// maintenance_work_mem (the sort spills). `live` sees each live key's loc.
+// replay from the floor would. The journal is walked backwards once, each
+// key's first sighting kept, its live rows streamed into the unindexed
+// table (bulk inserts); then the primary key is built in one pass and the
+// partition attached. The set of keys seen must fit maintenance_work_mem;
+// beyond that the last writes come from one sorted query instead, which
+// spills to disk (*sorted says which way ran). Either way memory is bounded
+// by maintenance_work_mem. `live` sees each live key's loc (the partial
+// key-set pass may report some before the sort reports them again).
 // Returns the number of live keys.
 uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-                              const std::function<void(uint64_t loc)> &live);
+                              const std::function<void(uint64_t loc)> &live, bool *sorted);
 
 } // namespace qmdb::pg

@@ -426,7 +426,8 @@ SyncWorker::finalize(Spi &spi) {
 	ScratchContext scratch;
 	std::map<uint64_t, Bytes> bitmap;
 	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
-	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit);
+	bool sorted = false;
+	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit, &sorted);
 	scratch.reset();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
@@ -451,7 +452,8 @@ SyncWorker::finalize(Spi &spi) {
 	double now = now_seconds();
 	std::string summary = "qmdb sync of \"" + job_.db_name + "\" complete: " + std::to_string(t.end - t.start) +
 	                      " operations fetched and verified in " + seconds(started - started_at_) + ", state of " +
-	                      std::to_string(live) + " keys rebuilt in " + seconds(now - started);
+	                      std::to_string(live) + " keys rebuilt in " + seconds(now - started) +
+	                      (sorted ? " (sorted: the keys exceed maintenance_work_mem)" : "");
 	pg_call([&] { ereport(LOG, (errmsg("%s", summary.c_str()))); });
 	return true;
 }

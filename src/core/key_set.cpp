@@ -1,0 +1,114 @@
+#include "key_set.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include "core_only.h"
+
+namespace qmdb {
+
+namespace {
+
+uint64_t
+mix(uint64_t a, uint64_t b) {
+	unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+	return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+uint64_t
+process_seed() {
+	static const uint64_t seed = [] {
+		std::random_device rd;
+		return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ 0x9E3779B97F4A7C15ull;
+	}();
+	return seed;
+}
+
+constexpr size_t MAX_BUDGET = size_t(3) << 30;
+constexpr size_t FIRST_SLOTS = 1024;
+
+} // namespace
+
+KeySet::KeySet(size_t budget_bytes) : budget_(std::min(budget_bytes, MAX_BUDGET)), seed_(process_seed()) {}
+
+uint64_t
+KeySet::hash(ByteView key) const {
+	uint64_t h = seed_ ^ (key.size * 0xA0761D6478BD642Full);
+	size_t i = 0;
+	for (; i + 8 <= key.size; i += 8) {
+		uint64_t w;
+		std::memcpy(&w, key.data + i, 8);
+		h = mix(h ^ w, 0xE7037ED1A0B428DBull);
+	}
+	uint64_t tail = 0;
+	if (i < key.size)
+		std::memcpy(&tail, key.data + i, key.size - i);
+	return mix(h ^ tail, 0x8EBC6AF09C88C6E3ull);
+}
+
+ByteView
+KeySet::stored(uint64_t slot) const {
+	size_t at = static_cast<size_t>((slot >> 32) - 1);
+	const uint8_t *p = blocks_[at / BLOCK].get() + at % BLOCK;
+	uint32_t len;
+	std::memcpy(&len, p, 4);
+	return ByteView(p + 4, len);
+}
+
+bool
+KeySet::grow() {
+	size_t n = slots_.empty() ? FIRST_SLOTS : slots_.size() * 2;
+	if (n * sizeof(uint64_t) + blocks_.size() * BLOCK > budget_)
+		return false;
+	std::vector<uint64_t> old;
+	old.swap(slots_);
+	slots_.assign(n, 0);
+	for (uint64_t s : old) {
+		if (!s)
+			continue;
+		size_t i = hash(stored(s)) & (n - 1);
+		while (slots_[i])
+			i = (i + 1) & (n - 1);
+		slots_[i] = s;
+	}
+	return true;
+}
+
+KeySet::Insert
+KeySet::insert(ByteView key) {
+	// Keep the load under 0.7 so probes stay short.
+	if ((count_ + 1) * 10 > slots_.size() * 7 && !grow())
+		return Insert::Full;
+	uint64_t h = hash(key);
+	uint32_t tag = static_cast<uint32_t>(h >> 32);
+	size_t mask = slots_.size() - 1, i = h & mask;
+	for (; slots_[i]; i = (i + 1) & mask) {
+		if (static_cast<uint32_t>(slots_[i]) != tag)
+			continue;
+		ByteView k = stored(slots_[i]);
+		if (k.size == key.size && std::memcmp(k.data, key.data, key.size) == 0)
+			return Insert::Present;
+	}
+	size_t need = 4 + key.size;
+	if (blocks_.empty() || used_ + need > BLOCK) {
+		size_t blocks = blocks_.size() + 1;
+		if (need > BLOCK || blocks * BLOCK + slots_.size() * sizeof(uint64_t) > budget_ ||
+		    blocks * BLOCK >= (uint64_t(1) << 32) - 1)
+			return Insert::Full;
+		blocks_.emplace_back(new uint8_t[BLOCK]);
+		used_ = 0;
+	}
+	uint64_t offset = (blocks_.size() - 1) * BLOCK + used_;
+	uint32_t len = static_cast<uint32_t>(key.size);
+	uint8_t *p = blocks_.back().get() + used_;
+	std::memcpy(p, &len, 4);
+	if (key.size)
+		std::memcpy(p + 4, key.data, key.size);
+	used_ += need;
+	slots_[i] = ((offset + 1) << 32) | tag;
+	count_++;
+	return Insert::Added;
+}
+
+} // namespace qmdb
