@@ -260,10 +260,14 @@ Spi::i32(uint64 row, int col) const {
 
 Bytes
 Spi::bytes(uint64 row, int col) const {
+	return view(row, col).to_bytes();
+}
+
+ByteView
+Spi::view(uint64 row, int col) const {
 	Datum d = non_null(row, col);
 	bytea *b = pg_call([&] { return DatumGetByteaPP(d); });
-	const uint8_t *p = reinterpret_cast<const uint8_t *>(VARDATA_ANY(b));
-	return Bytes(p, p + VARSIZE_ANY_EXHDR(b));
+	return ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(b)), VARSIZE_ANY_EXHDR(b));
 }
 
 std::string

@@ -75,6 +75,8 @@ public:
 	int64 i64(uint64 row, int col) const;
 	int32 i32(uint64 row, int col) const;
 	Bytes bytes(uint64 row, int col) const;
+	// A bytea column in place, without a copy (valid until the next call).
+	ByteView view(uint64 row, int col) const;
 	std::string str(uint64 row, int col) const;
 	// A non-NULL column as the Datum SPI holds (valid until the next call).
 	Datum datum(uint64 row, int col) const { return non_null(row, col); }

@@ -19,7 +19,7 @@ first_row_param(uint64_t loc) {
 } // namespace
 
 std::vector<ByteView>
-JournalTable::split(const Bytes &row, uint64_t loc) const {
+JournalTable::split(ByteView row, uint64_t loc) const {
 	std::vector<ByteView> parts;
 	try {
 		parts = split_ops(format_, row);
@@ -61,8 +61,7 @@ JournalTable::read(uint64_t start, uint64_t end) const {
 	uint64_t expect = start;
 	for (uint64 r = 0; r < n && expect < end; r++) {
 		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
-		Bytes row = spi_->bytes(r, 1);
-		std::vector<ByteView> parts = split(row, loc);
+		std::vector<ByteView> parts = split(spi_->view(r, 1), loc); // the row in place: no copy
 		if (loc + parts.size() <= start)
 			continue; // a row of the first window ending before the range
 		if (loc > expect || (expect > start && loc != expect))
@@ -94,8 +93,7 @@ JournalTable::bytes(uint64_t start, uint64_t end) const {
 			continue;
 		}
 		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
-		Bytes row = spi_->bytes(r, 2);
-		std::vector<ByteView> parts = split(row, loc);
+		std::vector<ByteView> parts = split(spi_->view(r, 2), loc);
 		for (uint64_t i = 0; i < parts.size(); i++)
 			if (loc + i >= start && loc + i < end)
 				total += parts[i].size;
@@ -153,6 +151,7 @@ JournalTable::scan_backward(uint64_t start, uint64_t end,
 	for (uint64 n; more && !gap && expect > start && (n = spi_->fetch(64)) > 0;) {
 		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
 			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
+			// A copy: `visit` may free what a detoasted row was read into.
 			Bytes row = spi_->bytes(r, 1);
 			std::vector<ByteView> parts = split(row, loc);
 			// Rows come newest first: each must hold the location just below

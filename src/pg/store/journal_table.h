@@ -60,7 +60,7 @@ private:
 		size_t below;
 	};
 	std::optional<Cut> cut_at(uint64_t loc) const;
-	std::vector<ByteView> split(const Bytes &row, uint64_t loc) const;
+	std::vector<ByteView> split(ByteView row, uint64_t loc) const;
 
 	int32 db_id_;
 	OpFormat format_;
