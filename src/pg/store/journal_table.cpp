@@ -144,13 +144,21 @@ JournalTable::drop_from(uint64_t loc) {
 bool
 JournalTable::scan_backward(uint64_t start, uint64_t end,
                             const std::function<bool(uint64_t loc, ByteView op)> &visit) const {
-	spi_->open_cursor("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc DESC",
-	                  {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end))});
+	// Pages of rows by LIMIT, each below the last, rather than one cursor:
+	// a cursor's plan may sort the whole range (on disk, beyond work_mem)
+	// where a LIMIT always walks the primary key backwards.
 	bool more = true, gap = false;
 	uint64_t expect = end; // [expect, end) has been visited
-	for (uint64 n; more && !gap && expect > start && (n = spi_->fetch(64)) > 0;) {
+	uint64_t below = end;  // the next page's rows start below this
+	while (more && !gap && expect > start) {
+		uint64 n = spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
+		                      "ORDER BY loc DESC LIMIT 64",
+		                      {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(below))});
+		if (n == 0)
+			break;
 		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
 			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
+			below = loc;
 			// A copy: `visit` may free what a detoasted row was read into.
 			Bytes row = spi_->bytes(r, 1);
 			std::vector<ByteView> parts = split(row, loc);
@@ -167,7 +175,6 @@ JournalTable::scan_backward(uint64_t start, uint64_t end,
 			}
 		}
 	}
-	spi_->close_cursor();
 	if (more && expect > start)
 		throw Error(ErrorCode::DataCorrupted, "journal operation " + std::to_string(expect - 1) +
 		                                          " is missing (reading [" + std::to_string(start) + ", " +
