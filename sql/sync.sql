@@ -25,6 +25,8 @@ SELECT peer, conninfo FROM qmdb.sync_peers;
 -- Writing to a database being synced is refused.
 SELECT regress.err($$SELECT qmdb.apply_batch('s', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
 SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5)$$);
+-- Dropping it under its running worker is refused.
+SELECT regress.err($$SELECT qmdb.drop_database('s')$$);
 -- Targets only move forward.
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 5)$$);
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r2'), 0, 4)$$);
@@ -40,6 +42,15 @@ SELECT qmdb.sync_wait('s', '10 seconds');
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r4'), 2, 20)$$);
 SELECT qmdb.sync_cancel('s', drop_data => true);
 SELECT count(*) AS jobs_left FROM qmdb.sync_status;
+-- Dropping the database of a finished job forgets the job: the name can be
+-- synced again.
+SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5);
+SELECT qmdb.sync_cancel('s');
+SELECT qmdb.sync_wait('s', '10 seconds');
+SELECT qmdb.drop_database('s');
+SELECT count(*) AS jobs_left FROM qmdb.sync_status;
+SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5);
+SELECT qmdb.sync_cancel('s', drop_data => true);
 -- Stored connection strings are not readable except by the owner.
 CREATE ROLE qmdb_watcher;
 GRANT pg_monitor TO qmdb_watcher;

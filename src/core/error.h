@@ -19,6 +19,7 @@ enum class ErrorCode {
 	AlreadyExists,     // a named object exists already
 	NullValue,         // a required value was NULL
 	LimitExceeded,     // a request above a configured cap
+	InUse,             // an object busy with other work (a database being synced)
 	Internal,          // a bug: an invariant did not hold
 };
 

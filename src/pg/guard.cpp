@@ -34,6 +34,8 @@ sqlstate_for(ErrorCode code) {
 		return ERRCODE_NULL_VALUE_NOT_ALLOWED;
 	case ErrorCode::LimitExceeded:
 		return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+	case ErrorCode::InUse:
+		return ERRCODE_OBJECT_IN_USE;
 	case ErrorCode::Internal:
 		return ERRCODE_INTERNAL_ERROR;
 	}

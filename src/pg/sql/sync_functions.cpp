@@ -212,10 +212,7 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 		         {p});
 		PG_RETURN_VOID();
 	}
-	for (const char *sql :
-	     {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
-	      "DELETE FROM qmdb.sync_jobs WHERE db_id = $1"})
-		spi.exec(sql, {p});
+	delete_sync_job(spi, id);
 	// A completed sync made an ordinary replica: forgetting the job keeps it
 	// (qmdb.drop_database drops it). Otherwise the partial data goes too.
 	if (spi.exec("DELETE FROM qmdb.databases WHERE id = $1 AND role = 'syncing'", {p}) == 0)

@@ -66,7 +66,7 @@ load_sync_job(Spi &spi, int32 db_id) {
 	if (spi.exec("SELECT j.db_name, j.root, j.range_start, j.range_end, j.options::text, j.state, "
 	             "j.finish_requested::int4, j.journal_start, j.journal_size, j.pins, "
 	             "coalesce((SELECT rolsuper::int4 FROM pg_catalog.pg_roles WHERE rolname = j.created_by), 0) "
-	             "FROM qmdb.sync_jobs j WHERE j.db_id = $1",
+	             "FROM qmdb.sync_jobs j WHERE j.db_id = $1 FOR NO KEY UPDATE OF j",
 	             {int4_param(db_id)}) == 0)
 		return std::nullopt;
 	SyncJob job;
@@ -148,6 +148,14 @@ start_sync_worker_at_commit(int32 db_id) {
 		registered = true;
 	}
 	pending_starts().push_back(db_id);
+}
+
+void
+delete_sync_job(Spi &spi, int32 db_id) {
+	for (const char *sql :
+	     {"DELETE FROM qmdb.sync_updates WHERE db_id = $1", "DELETE FROM qmdb.sync_peer_stats WHERE db_id = $1",
+	      "DELETE FROM qmdb.sync_jobs WHERE db_id = $1"})
+		spi.exec(sql, {int4_param(db_id)});
 }
 
 } // namespace qmdb::pg

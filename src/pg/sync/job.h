@@ -39,7 +39,11 @@ struct SyncJob {
 	bool creator_is_superuser = true;
 };
 
+// Locks the job's row for the transaction (see SyncWorker::turn).
 std::optional<SyncJob> load_sync_job(Spi &spi, int32 db_id);
+
+// Forget a job: its row, its pending target updates and its peers' stats.
+void delete_sync_job(Spi &spi, int32 db_id);
 
 // Advisory-lock key space of sync workers: one lock per job, held by its worker.
 constexpr int32 SYNC_LOCK_CLASS = 0x716d6462; // "qmdb"

@@ -282,10 +282,12 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	nodes_->attach(spi);
 
 	// The operator's side: state, finish, target updates (in order).
-	// While rebuilding, the job row stays locked so that a concurrent
-	// sync_cancel waits for the rebuild's outcome instead of racing it.
-	spi.exec(rebuilding_ ? "SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1 FOR UPDATE"
-	                     : "SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1",
+	// The job row stays locked for the turn, so the operator's functions
+	// (which lock it too) wait for the turn instead of racing it: a cancel
+	// or drop that deletes the job's rows can never be followed by rows a
+	// turn wrote after reading the job as running. A turn never waits on
+	// the network, so they wait at most one turn (or the rebuild).
+	spi.exec("SELECT state, finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1 FOR NO KEY UPDATE",
 	         {int4_param(db_id_)});
 	if (spi.rows() == 0) {
 		done_ = true; // cancelled with drop_data
