@@ -29,6 +29,18 @@ to_bytea(ByteView b) {
 	});
 }
 
+Datum
+ByteaBuffer::set(ByteView b) {
+	size_t size = VARHDRSZ + b.size;
+	if (words_.size() * 8 < size)
+		words_.resize((size + 7) / 8);
+	bytea *out = reinterpret_cast<bytea *>(words_.data());
+	SET_VARSIZE(out, size);
+	if (b.size)
+		std::memcpy(VARDATA(out), b.data, b.size);
+	return PointerGetDatum(out);
+}
+
 std::string
 text_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 	if (PG_ARGISNULL(n))

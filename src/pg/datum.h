@@ -17,6 +17,15 @@ namespace qmdb::pg {
 
 ByteView bytea_view(bytea *b);
 bytea *to_bytea(ByteView b);
+// A bytea Datum over a buffer reused for each value: no palloc per row for
+// a caller that consumes the Datum before the next set().
+class ByteaBuffer {
+public:
+	Datum set(ByteView b);
+
+private:
+	std::vector<uint64_t> words_; // 8-byte aligned, as a varlena needs
+};
 // Argument n as text; Error(NullValue) naming `what` when NULL.
 std::string text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Argument n as a non-negative bigint; Error(NullValue / InvalidArgument).

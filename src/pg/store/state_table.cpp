@@ -1,6 +1,6 @@
 #include "state_table.h"
 #include "../datum.h"
-#include "bulk_insert.h"
+#include "new_heap.h"
 #include "journal_table.h"
 
 #include "core/key_set.h"
@@ -43,22 +43,15 @@ drop_state_partition(Spi &spi, int32 db_id) {
 namespace {
 
 // The key-set way: walk [floor, end) backwards, keep each key's first
-// sighting (its last write), insert the live ones. One pass, no sort.
+// sighting (its last write), write the live ones. One pass, no sort.
 // nullopt when the keys do not fit `budget` bytes (nothing is counted as
-// loaded then, but rows may have been inserted: the caller truncates).
+// loaded then, but rows may have been written: the caller truncates).
 std::optional<uint64_t>
 load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
                 const std::function<void(uint64_t loc)> &live) {
-	std::string table = "state_" + std::to_string(db_id);
 	KeySet seen(budget);
-	ScratchContext scratch; // the rows' datums, freed after each bulk insert
-	std::vector<Datum> values;
-	uint64_t count = 0;
-	auto flush = [&] {
-		bulk_insert(table.c_str(), 4, values.size() / 4, values);
-		values.clear();
-		scratch.reset();
-	};
+	NewHeap heap("state_" + std::to_string(db_id));
+	ByteaBuffer key_datum, value_datum;
 	bool fixed = format.key_size && format.value_size;
 	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
 	JournalTable journal(db_id, format);
@@ -86,20 +79,16 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 			return false;
 		if (r == KeySet::Insert::Present || kind == OpKind::Delete)
 			return true; // an older write of a key decided above, or a deleted key
-		values.push_back(Int32GetDatum(db_id));
-		values.push_back(PointerGetDatum(to_bytea(key)));
-		values.push_back(Int64GetDatum(static_cast<int64>(loc)));
-		values.push_back(PointerGetDatum(to_bytea(value)));
+		Datum row[4] = {Int32GetDatum(db_id), key_datum.set(key), Int64GetDatum(static_cast<int64>(loc)),
+		                value_datum.set(value)};
+		heap.add(row);
 		live(loc);
-		count++;
-		if (values.size() >= 4 * 10000)
-			flush();
 		return true;
 	});
+	heap.finish();
 	if (!fits)
 		return std::nullopt;
-	flush();
-	return count;
+	return heap.rows();
 }
 
 // The sort way, for key sets beyond the budget: the last write of each key
@@ -107,7 +96,6 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 uint64_t
 load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
              const std::function<void(uint64_t loc)> &live) {
-	std::string id = std::to_string(db_id);
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
 	// Each Update or Delete in the range as (key, loc, live, value); $5 and
@@ -136,22 +124,18 @@ load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint
 	                {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
 	                 text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
 	                 opt_int4_param(format.value_size), int8_param(static_cast<int64>(JOURNAL_WINDOW))});
-	uint64_t count = 0;
-	std::vector<Datum> values;
-	for (uint64 n; (n = spi.fetch(10000)) > 0; count += n) {
-		values.clear();
+	NewHeap heap("state_" + std::to_string(db_id));
+	for (uint64 n; (n = spi.fetch(10000)) > 0;) {
 		for (uint64 i = 0; i < n; i++) {
 			int64 loc = spi.i64(i, 1);
-			values.push_back(Int32GetDatum(db_id));
-			values.push_back(spi.datum(i, 0));
-			values.push_back(Int64GetDatum(loc));
-			values.push_back(spi.datum(i, 2));
+			Datum row[4] = {Int32GetDatum(db_id), spi.datum(i, 0), Int64GetDatum(loc), spi.datum(i, 2)};
+			heap.add(row);
 			live(static_cast<uint64_t>(loc));
 		}
-		bulk_insert(("state_" + id).c_str(), 4, n, values);
 	}
 	spi.close_cursor();
-	return count;
+	heap.finish();
+	return heap.rows();
 }
 
 } // namespace

@@ -21,9 +21,9 @@ void drop_state_partition(Spi &spi, int32 db_id);
 // Build the database's partition from its journal: the last Update or
 // Delete of each key in [floor, end) decides whether the key is live, as a
 // replay from the floor would. The journal is walked backwards once, each
-// key's first sighting kept, its live rows streamed into the unindexed
-// table (bulk inserts); then the primary key is built in one pass and the
-// partition attached. The set of keys seen must fit maintenance_work_mem;
+// key's first sighting kept, its live rows written straight into the pages
+// of the new, unindexed table (NewHeap, as CLUSTER writes); then the
+// primary key is built in one pass and the partition attached. The set of keys seen must fit maintenance_work_mem;
 // beyond that the last writes come from one sorted query instead, which
 // spills to disk (*sorted says which way ran). Either way memory is bounded
 // by maintenance_work_mem. `live` sees each live key's loc (the partial

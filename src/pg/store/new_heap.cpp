@@ -1,0 +1,112 @@
+#include "new_heap.h"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/heaptoast.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xloginsert.h"
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "storage/smgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace qmdb::pg {
+
+NewHeap::NewHeap(const std::string &table) {
+	pg_call([&] {
+		rel_ = table_openrv(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>(table.c_str()), -1),
+		                    RowExclusiveLock);
+		// Written behind the buffer manager's back: only safe for a file no
+		// one else can have read or written.
+		if (rel_->rd_createSubid == InvalidSubTransactionId &&
+		    rel_->rd_firstRelfilenodeSubid == InvalidSubTransactionId)
+			elog(ERROR, "qmdb.%s was not created in this transaction", table.c_str());
+		block_ = RelationGetNumberOfBlocks(rel_);
+		if (block_ != 0)
+			elog(ERROR, "qmdb.%s is not empty", table.c_str());
+		context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb new heap", ALLOCSET_DEFAULT_SIZES);
+		row_context_ = AllocSetContextCreate(context_, "qmdb new heap row", ALLOCSET_DEFAULT_SIZES);
+		page_ = static_cast<char *>(MemoryContextAlloc(context_, BLCKSZ));
+		xid_ = GetCurrentTransactionId();
+		cid_ = GetCurrentCommandId(true);
+	});
+}
+
+void
+NewHeap::write_page() {
+	// Caller is inside pg_call.
+	Page page = static_cast<Page>(page_);
+	if (RelationNeedsWAL(rel_))
+		log_newpage(&rel_->rd_node, MAIN_FORKNUM, block_, page, true);
+	PageSetChecksumInplace(page, block_);
+	smgrextend(RelationGetSmgr(rel_), MAIN_FORKNUM, block_, page_, true);
+	block_++;
+	page_used_ = false;
+}
+
+void
+NewHeap::add(const Datum *values) {
+	pg_call([&] {
+		MemoryContext old = MemoryContextSwitchTo(row_context_);
+		TupleDesc desc = RelationGetDescr(rel_);
+		bool nulls[MaxHeapAttributeNumber] = {};
+		HeapTuple tuple = heap_form_tuple(desc, const_cast<Datum *>(values), nulls);
+		// What heap_insert stamps on a new row: inserted by this command of
+		// this transaction, never deleted.
+		HeapTupleHeader header = tuple->t_data;
+		header->t_infomask &= ~HEAP_XACT_MASK;
+		header->t_infomask2 &= ~HEAP2_XACT_MASK;
+		header->t_infomask |= HEAP_XMAX_INVALID;
+		HeapTupleHeaderSetXmin(header, xid_);
+		HeapTupleHeaderSetCmin(header, cid_);
+		HeapTupleHeaderSetXmax(header, 0);
+		tuple->t_tableOid = RelationGetRelid(rel_);
+		if (HeapTupleHasExternal(tuple) || tuple->t_len > TOAST_TUPLE_THRESHOLD)
+			tuple = heap_toast_insert_or_update(rel_, tuple, nullptr, HEAP_INSERT_SKIP_FSM | HEAP_INSERT_NO_LOGICAL);
+		if (tuple->t_len > MaxHeapTupleSize)
+			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			                errmsg("row is too big: size %zu, maximum size %zu", static_cast<size_t>(tuple->t_len),
+			                       static_cast<size_t>(MaxHeapTupleSize))));
+		Page page = static_cast<Page>(page_);
+		if (page_used_ && (PageGetHeapFreeSpace(page) < MAXALIGN(tuple->t_len) ||
+		                   PageGetMaxOffsetNumber(page) >= MaxHeapTuplesPerPage))
+			write_page();
+		if (!page_used_) {
+			PageInit(page, BLCKSZ, 0);
+			page_used_ = true;
+		}
+		OffsetNumber offset =
+		    PageAddItem(page, reinterpret_cast<Item>(tuple->t_data), tuple->t_len, InvalidOffsetNumber, false, true);
+		if (offset == InvalidOffsetNumber)
+			elog(ERROR, "failed to add a row to a new page of qmdb.%s", RelationGetRelationName(rel_));
+		// A row's ctid points at itself until it is updated.
+		HeapTupleHeader on_page = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, PageGetItemId(page, offset)));
+		ItemPointerSet(&on_page->t_ctid, block_, offset);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_context_);
+	});
+	rows_++;
+}
+
+void
+NewHeap::finish() {
+	pg_call([&] {
+		if (page_used_)
+			write_page();
+		if (RelationNeedsWAL(rel_))
+			smgrimmedsync(RelationGetSmgr(rel_), MAIN_FORKNUM);
+		pgstat_count_heap_insert(rel_, static_cast<PgStat_Counter>(rows_));
+		table_close(rel_, NoLock);
+		rel_ = nullptr;
+		MemoryContextDelete(context_);
+		context_ = nullptr;
+	});
+}
+
+} // namespace qmdb::pg
