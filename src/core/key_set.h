@@ -3,7 +3,8 @@
 // written) operation of each key, asking this set whether a key was seen.
 //
 // Open addressing over one array of slots (a 32-bit offset into an arena
-// of the keys' bytes and a 32-bit tag of the hash); the arena grows a block
+// of the keys' bytes and a 32-bit tag of the hash, which alone places the
+// slot, so growing never rereads the keys); the arena grows a block
 // at a time, so a million 32-byte keys take about 52 MiB. The hash is seeded per process: keys come from
 // peers' data, and a fixed hash would let crafted keys collide on purpose.
 #pragma once
@@ -31,6 +32,9 @@ public:
 private:
 	static constexpr size_t BLOCK = size_t(64) << 10; // keys are at most a few KiB
 	uint64_t hash(ByteView key) const;
+	// The slot a tag hashes to: its top bits scaled to the table (so the
+	// tag's other bits still tell apart keys that share a home).
+	size_t home(uint32_t tag) const { return static_cast<size_t>((uint64_t(tag) * slots_.size()) >> 32); }
 	ByteView stored(uint64_t slot) const;
 	bool grow();
 
