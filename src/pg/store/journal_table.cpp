@@ -144,21 +144,25 @@ JournalTable::drop_from(uint64_t loc) {
 bool
 JournalTable::scan_backward(uint64_t start, uint64_t end,
                             const std::function<bool(uint64_t loc, ByteView op)> &visit) const {
-	// Pages of rows by LIMIT, each below the last, rather than one cursor:
-	// a cursor's plan may sort the whole range (on disk, beyond work_mem)
-	// where a LIMIT always walks the primary key backwards.
+	// Up to 64 rows at a time, newest first, each query bounded to 64
+	// windows below the last row read. The bound is what keeps every plan
+	// cheap: over the whole range below, the planner may sort (or
+	// bitmap-scan and sort) every row to return 64, and with fresh
+	// statistics it does. The LIMIT bounds memory when operations are big.
+	const uint64 page = 64;
+	const uint64_t span = 64 * JOURNAL_WINDOW, lowest = window_start(start);
 	bool more = true, gap = false;
 	uint64_t expect = end; // [expect, end) has been visited
-	uint64_t below = end;  // the next page's rows start below this
-	while (more && !gap && expect > start) {
-		uint64 n = spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
-		                      "ORDER BY loc DESC LIMIT 64",
-		                      {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(below))});
-		if (n == 0)
-			break;
+	uint64_t below = end;  // rows still to read start below this
+	while (more && !gap && expect > start && below > lowest) {
+		uint64_t from = std::max(lowest, below > span ? window_start(below - span) : 0);
+		uint64 n = spi_->exec(
+		    "SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
+		    "ORDER BY loc DESC LIMIT 64",
+		    {int4_param(db_id_), int8_param(static_cast<int64>(from)), int8_param(static_cast<int64>(below))});
+		below = n == page ? static_cast<uint64_t>(spi_->i64(n - 1, 0)) : from;
 		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
 			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
-			below = loc;
 			// A copy: `visit` may free what a detoasted row was read into.
 			Bytes row = spi_->bytes(r, 1);
 			std::vector<ByteView> parts = split(row, loc);
