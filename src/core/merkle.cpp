@@ -64,7 +64,7 @@ Mmr::append(Hasher &hasher, NodeStore &store, ByteView element) {
 }
 
 uint64_t
-Mmr::append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf) {
+Mmr::append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf, const KnownParent *known) {
 	uint64_t loc = leaves_;
 	if (loc >= MAX_LEAVES)
 		throw Error(ErrorCode::OutOfRange, "MMR is full");
@@ -73,11 +73,13 @@ Mmr::append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf) {
 	peaks_.push_back(leaf);
 	// Each trailing one bit of `loc` closes a perfect subtree: merge the two
 	// newest peaks into their parent.
-	for (uint32_t h = parents_after_leaf(loc); h > 0; h--) {
+	// The parent of height h covers the 2^h leaves ending at loc.
+	for (uint32_t h = 1, merges = parents_after_leaf(loc); h <= merges; h++) {
 		pos++;
 		Digest right = peaks_.back();
 		peaks_.pop_back();
-		Digest parent = hasher.node(pos, peaks_.back(), right);
+		const Digest *given = known ? (*known)(pos, loc + 1 - (uint64_t(1) << h)) : nullptr;
+		Digest parent = given ? *given : hasher.node(pos, peaks_.back(), right);
 		peaks_.back() = parent;
 		store.put(pos, parent);
 	}

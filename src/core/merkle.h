@@ -8,9 +8,16 @@
 #include "mmr.h"
 #include "node_store.h"
 
+#include <functional>
 #include <vector>
 
 namespace qmdb {
+
+// Parent digests already known to a caller (computed while verifying a
+// proof, say): given a parent's position and the location of its first
+// leaf (its last is the leaf being appended), the digest, or nullptr to
+// have it hashed.
+using KnownParent = std::function<const Digest *(uint64_t pos, uint64_t first_leaf)>;
 
 // Root over `list` (peaks oldest first, possibly pre-folded entries): the
 // first `to_fold` entries are forward-folded into one accumulator that heads
@@ -44,8 +51,10 @@ public:
 
 	// Append one element (its leaf digest is computed here); returns its location.
 	uint64_t append(Hasher &hasher, NodeStore &store, ByteView element);
-	// Append a leaf whose digest is already known (e.g. authenticated by a proof).
-	uint64_t append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf);
+	// Append a leaf whose digest is already known (e.g. authenticated by a
+	// proof), and with `known`, parents whose digests are too.
+	uint64_t append_leaf_digest(Hasher &hasher, NodeStore &store, const Digest &leaf,
+	                            const KnownParent *known = nullptr);
 
 	Digest root(Hasher &hasher, uint64_t inactive_peaks) const;
 

@@ -122,6 +122,31 @@ TEST(Merkle, ReopenFromStoredPeaks) {
 	EXPECT_EQ(reopened.root(h, 0), t.mmr.root(h, 0));
 }
 
+// A known parent is stored as given instead of hashed; each is asked for
+// with its position and the location of its first leaf.
+TEST(Merkle, KnownParentsAreTakenAsGiven) {
+	Hasher h;
+	MemoryNodeStore plain, given;
+	Mmr a, b;
+	Digest marker{};
+	marker.fill(0xab);
+	std::vector<std::pair<uint64_t, uint64_t>> asked;
+	KnownParent known = [&](uint64_t pos, uint64_t first_leaf) -> const Digest * {
+		asked.emplace_back(pos, first_leaf);
+		return pos == 5 ? &marker : nullptr; // the parent of leaves 2 and 3
+	};
+	for (uint64_t i = 0; i < 4; i++) {
+		Digest leaf = h.leaf(location_to_position(i), be8_bytes(i));
+		a.append_leaf_digest(h, plain, leaf);
+		b.append_leaf_digest(h, given, leaf, &known);
+	}
+	EXPECT_EQ(asked, (std::vector<std::pair<uint64_t, uint64_t>>{{2, 0}, {5, 2}, {6, 0}}));
+	EXPECT_EQ(given.get(2), plain.get(2));
+	EXPECT_EQ(given.get(5), marker);
+	EXPECT_NE(given.get(6), plain.get(6)); // hashed from the marker
+	EXPECT_EQ(*given.get(6), h.node(6, *plain.get(2), marker));
+}
+
 TEST(Merkle, QmdbInitialRoots) {
 	Hasher h;
 	Sha256 sha;

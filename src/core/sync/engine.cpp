@@ -172,18 +172,22 @@ Engine::deliver(uint64_t id, const Response &resp, bool feedback) {
 		PositionedDigests collected;
 		if (!verify_range_inclusion_and_extract_digests(hasher_, resp.proof, elements, req->start, *root, collected))
 			return reject(feedback, "range proof does not verify");
-		// Keep the leaf digests the proof authenticated (DFS order is ascending).
+		// Keep the leaf digests the proof authenticated (DFS order is
+		// ascending), and the parents it computed on the way, so that the
+		// MMR need not hash them again (see apply_operations).
 		uint64_t want = location_to_position(req->start);
 		for (const auto &pd : collected) {
-			if (pd.first != want)
+			if (pd.first != want || batch.leaves.size() == elements.size()) {
+				batch.parents.push_back(pd);
 				continue;
+			}
 			batch.leaves.push_back(pd.second);
-			if (batch.leaves.size() == elements.size())
-				break;
 			want = location_to_position(req->start + batch.leaves.size());
 		}
 		if (batch.leaves.size() != elements.size())
 			throw EngineError(EngineErrorKind::InvalidState, "proof did not authenticate every leaf");
+		if (!std::is_sorted(batch.parents.begin(), batch.parents.end()))
+			std::sort(batch.parents.begin(), batch.parents.end());
 	} else {
 		if (resp.operations.size() != 1)
 			return reject(feedback, "a boundary response carries one operation");
@@ -262,8 +266,25 @@ Engine::apply_operations() {
 		fetched_.erase(it);
 		std::vector<Bytes> ops(batch.ops.begin() + static_cast<std::ptrdiff_t>(skip), batch.ops.end());
 		journal_.append(ops);
-		for (size_t i = skip; i < batch.leaves.size(); i++)
-			leaf_cache_[next + (i - skip)] = batch.leaves[i];
+		if (mmr_ && mmr_->leaves() == next && leaf_cache_.empty()) {
+			// The MMR takes the batch at once. A parent whose leaves all came
+			// in this batch (from `next` to the leaf being appended) has the
+			// digest the proof's check computed from these very operations.
+			size_t cursor = 0;
+			const PositionedDigests &parents = batch.parents;
+			KnownParent known = [&](uint64_t pos, uint64_t first_leaf) -> const Digest * {
+				if (first_leaf < next)
+					return nullptr;
+				while (cursor < parents.size() && parents[cursor].first < pos)
+					cursor++;
+				return cursor < parents.size() && parents[cursor].first == pos ? &parents[cursor].second : nullptr;
+			};
+			for (size_t i = skip; i < batch.leaves.size(); i++)
+				mmr_->append_leaf_digest(hasher_, nodes_, batch.leaves[i], &known);
+		} else {
+			for (size_t i = skip; i < batch.leaves.size(); i++)
+				leaf_cache_[next + (i - skip)] = batch.leaves[i];
+		}
 		next += ops.size();
 		counters_.ops_applied += ops.size();
 	}

@@ -15,6 +15,7 @@
 #include "../hash.h"
 #include "../merkle.h"
 #include "../operation.h"
+#include "../proof.h"
 #include "../wire.h"
 #include "journal.h"
 #include "requests.h"
@@ -143,6 +144,7 @@ private:
 	struct Fetched {
 		std::vector<Bytes> ops;
 		std::vector<Digest> leaves; // leaf digests authenticated by the proof
+		PositionedDigests parents;  // the other digests it computed, by position
 	};
 
 	bool pins_ready() const { return target_.start == 0 || pinned_.has_value(); }
