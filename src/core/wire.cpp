@@ -82,7 +82,12 @@ decode_request(ByteView bytes) {
 
 Bytes
 encode_response(const Response &resp) {
-	Writer w;
+	// One buffer of (at least) the final size: a response of thousands of
+	// operations would otherwise be moved on every doubling.
+	size_t size = 64 + 32 * (resp.proof.digests.size() + resp.pinned_nodes.size());
+	for (const Bytes &op : resp.operations)
+		size += op.size();
+	Writer w(size);
 	w.u8(static_cast<uint8_t>(resp.kind));
 	encode_proof(resp.proof, w);
 	if (resp.kind == RequestKind::Operations) {
