@@ -369,6 +369,8 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 			inflight_.erase(l.id);
 			engine_->retry(l.id);
 		}
+		for (auto &p : peers_)
+			p->drain();
 	}
 
 	sync::StepResult r;
