@@ -97,7 +97,7 @@ run_logical() {
 # Rounds, each method once a round, in the same order, each after a
 # settle: runs vary by a third or more on these shared machines. The best
 # of the rounds is compared; every round is printed.
-ROUNDS=${SYNC_ROUNDS:-2}
+ROUNDS=${SYNC_ROUNDS:-3}
 ours=0 copy=0 logical=0
 for round in $(seq 1 "$ROUNDS"); do
 	settle && run_ours && o=$result
