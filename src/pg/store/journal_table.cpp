@@ -163,8 +163,7 @@ JournalTable::scan_backward(uint64_t start, uint64_t end,
 		below = n == page ? static_cast<uint64_t>(spi_->i64(n - 1, 0)) : from;
 		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
 			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
-			// A copy: `visit` may free what a detoasted row was read into.
-			Bytes row = spi_->bytes(r, 1);
+			ByteView row = spi_->view(r, 1);
 			std::vector<ByteView> parts = split(row, loc);
 			// Rows come newest first: each must hold the location just below
 			// what was visited (the first may also run past `end`).
