@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A pruned source A syncs to B (range start > 0: boundary with pins); B is a
 # normal replica that serves C (chain A -> B -> C); pause/resume and cancel.
-# B and C rebuild their state the key-set way; for a database of 30k keys,
+# B and C rebuild their state the key-set way (a variable-encoding
+# database too, with TOASTed values); for a database of 30k keys,
 # too many for C's maintenance_work_mem, C starts that way, runs out of
 # memory and rebuilds it by the sort instead; all must equal A's.
 set -euo pipefail
@@ -45,6 +46,23 @@ wait_for "$C" g complete
 all_ok "$C" g
 expect_eq "$(rebuilt_by "$C" g)" 1 "C's state of 30k keys rebuilt by the sort"
 expect_eq "$(entries "$C" g)" "$(entries "$A" g)" "C's entries of g"
+
+# A variable-encoding database, values from empty to past the TOAST
+# threshold (near 20 kB), then updated and deleted: its state is rebuilt
+# by decoding, with rows that must be TOASTed on the way into the new heap.
+q "$A" -c "SELECT count(*) FROM qmdb.create_database('v')" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('v', ARRAY(SELECT int8send(i) FROM generate_series(1, 40) i),
+		ARRAY(SELECT CASE WHEN i % 10 = 0 THEN ''::bytea ELSE convert_to(repeat(md5(i::text), i * 16), 'UTF8') END
+		FROM generate_series(1, 40) i))" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('v', ARRAY[int8send(3), int8send(5), int8send(41)],
+		ARRAY[convert_to(repeat('x', 9000), 'UTF8'), NULL, '\\x00'::bytea])" >/dev/null
+read -r vroot vstart vend < <(target "$A" v)
+sync_start "$B" v "$vroot" "$vstart" "$vend" '"encoding": "variable"' "$(peer "$A")"
+wait_for "$B" v complete
+all_ok "$B" v
+expect_eq "$(entries "$B" v)" "$(entries "$A" v)" "B's entries of the variable-encoding database"
+expect_eq "$(q "$B" -c "SELECT count(*) || ' ' || max(length(value)) FROM qmdb.entries('v')")" "40 19968" "B's live keys and longest value"
+expect_eq "$(q "$B" -c "SELECT length(qmdb.get('v', int8send(3)))")" 9000 "B's get of a TOASTed value"
 
 # The replica keeps working as a database: the next batch gives the same root as on A.
 next="SELECT encode(root, 'hex') FROM qmdb.apply_batch('d', ARRAY[sha256('k')], ARRAY[sha256('v')])"
