@@ -65,10 +65,15 @@ run_ours() {
 	result=$(rate "$ops" "$t0" "$t1")
 }
 
+# A baseline's empty table on R: one row per operation, a primary key.
+empty_table() {
+	q "$R" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS $1" \
+		-c "CREATE TABLE $1 (db_id int, loc bigint, op bytea, PRIMARY KEY (db_id, loc))" >/dev/null
+}
+
 # Baseline 1: binary COPY of the same rows into a table with a primary key.
 run_copy() {
-	q "$R" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS journal_copy" \
-		-c "CREATE TABLE journal_copy (db_id int, loc bigint, op bytea, PRIMARY KEY (db_id, loc))" >/dev/null
+	empty_table journal_copy
 	local t0 t1
 	t0=$(now)
 	cluster_psql "$S" -d postgres -c "\\copy (SELECT db_id, loc, op FROM journal_rows WHERE loc >= $start ORDER BY loc) TO STDOUT (FORMAT binary)" |
@@ -79,8 +84,7 @@ run_copy() {
 
 # Baseline 2: logical replication's initial table sync of the same rows.
 run_logical() {
-	q "$R" -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS journal_pub" \
-		-c "CREATE TABLE journal_pub (db_id int, loc bigint, op bytea, PRIMARY KEY (db_id, loc))" >/dev/null
+	empty_table journal_pub
 	local t0 t1
 	t0=$(now)
 	q "$R" -c "CREATE SUBSCRIPTION bench CONNECTION 'host=127.0.0.1 port=$S dbname=postgres user=postgres' PUBLICATION bench" >/dev/null 2>&1
