@@ -2,7 +2,8 @@
 # The worker killed with SIGKILL mid-sync, then the syncing server shut down
 # immediately mid-sync and restarted: each time the job resumes by itself
 # (the launcher) and completes with the source root; verified rows already
-# committed are kept, not fetched again.
+# committed are kept, not fetched again. Then one more immediate shutdown
+# after completion: the rebuilt state comes back through recovery.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
@@ -29,5 +30,13 @@ as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 wait_for "$B" d complete
 expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "root after crashes"
 all_ok "$B" d
+# 3. Immediate shutdown right after completion: recovery replays the
+# state's pages (written behind shared buffers, logged as page images).
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+all_ok "$B" d
+expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
+	"$(q "$A" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
+	"entries after recovery"
 accepted=$(q "$B" -c "SELECT responses_accepted FROM qmdb.sync_status")
 echo "sync_crash: completed after kill -9 and an immediate shutdown ($kept of $end kept across the restart)"
