@@ -264,7 +264,8 @@ Engine::apply_operations() {
 		fetched_ops_ -= batch.ops.size();
 		uint64_t skip = next - it->first;
 		fetched_.erase(it);
-		std::vector<Bytes> ops(batch.ops.begin() + static_cast<std::ptrdiff_t>(skip), batch.ops.end());
+		std::vector<Bytes> ops(std::make_move_iterator(batch.ops.begin() + static_cast<std::ptrdiff_t>(skip)),
+		                       std::make_move_iterator(batch.ops.end()));
 		journal_.append(ops);
 		if (mmr_ && mmr_->leaves() == next && leaf_cache_.empty()) {
 			// The MMR takes the batch at once. A parent whose leaves all came

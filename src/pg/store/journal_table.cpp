@@ -44,6 +44,7 @@ JournalTable::append(uint64_t next_loc, const std::vector<Bytes> &ops) {
 		if (new_row) {
 			locs.push_back(static_cast<int64>(loc));
 			rows.emplace_back();
+			rows.back().reserve(JOURNAL_ROW_BYTES);
 		}
 		rows.back().insert(rows.back().end(), ops[i].begin(), ops[i].end());
 	}
