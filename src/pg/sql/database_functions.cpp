@@ -3,6 +3,7 @@
 #include "../spi.h"
 #include "../staging.h"
 #include "../store/table_db.h"
+#include "../sync/job.h"
 
 using namespace qmdb;
 using namespace qmdb::pg;
@@ -47,6 +48,7 @@ QMDB_FUNCTION(qmdb_create_database) {
 QMDB_FUNCTION(qmdb_drop_database) {
 	std::string name = text_arg(fcinfo, 0, "name");
 	Spi spi;
+	lock_sync_job_for_drop(spi, name); // before the database's row (see there)
 	TableDatabase db(spi, name, true);
 	db.drop();
 	PG_RETURN_VOID();

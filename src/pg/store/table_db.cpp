@@ -83,14 +83,8 @@ TableDatabase::delete_data(Spi &spi, int32 db_id) {
 
 void
 TableDatabase::drop() {
-	Param id = int4_param(info_.id);
-	// A live job's worker writes these rows: it must stop first. A finished
-	// job goes with its database, so the name can be synced again.
-	// Locked, as the worker's turns lock it: a turn in progress ends first.
-	if (spi_.exec("SELECT state FROM qmdb.sync_jobs WHERE db_id = $1 FOR UPDATE", {id}) != 0 &&
-	    (spi_.str(0, 0) == "running" || spi_.str(0, 0) == "paused"))
-		throw Error(ErrorCode::InUse,
-		            "database \"" + info_.name + "\" is being synced: stop the sync with qmdb.sync_cancel first");
+	// The job that made this database goes with it, so the name can be
+	// synced again. (qmdb.drop_database refused a live one first.)
 	delete_sync_job(spi_, info_.id);
 	delete_data(spi_, info_.id);
 	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(info_.id)});

@@ -158,4 +158,14 @@ delete_sync_job(Spi &spi, int32 db_id) {
 		spi.exec(sql, {int4_param(db_id)});
 }
 
+void
+lock_sync_job_for_drop(Spi &spi, const std::string &db) {
+	if (spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1 FOR UPDATE", {text_param(db)}) == 0)
+		return;
+	std::string state = spi.str(0, 0);
+	if (state == "running" || state == "paused")
+		throw Error(ErrorCode::InUse,
+		            "database \"" + db + "\" is being synced: stop the sync with qmdb.sync_cancel first");
+}
+
 } // namespace qmdb::pg

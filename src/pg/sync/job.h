@@ -45,6 +45,13 @@ std::optional<SyncJob> load_sync_job(Spi &spi, int32 db_id);
 // Forget a job: its row, its pending target updates and its peers' stats.
 void delete_sync_job(Spi &spi, int32 db_id);
 
+// Before dropping database `db`: lock its sync job's row, if it has one,
+// and refuse (InUse) while the job is running or paused. Call it before
+// locking the database's row: a worker's turn locks the job row first and
+// the database row later (when it completes), and the same order keeps a
+// drop from deadlocking with it.
+void lock_sync_job_for_drop(Spi &spi, const std::string &db);
+
 // Advisory-lock key space of sync workers: one lock per job, held by its worker.
 constexpr int32 SYNC_LOCK_CLASS = 0x716d6462; // "qmdb"
 
