@@ -4,12 +4,12 @@
 extern "C" {
 #include "access/heapam.h"
 #include "access/hio.h"
-#include "storage/bufmgr.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 }
