@@ -86,25 +86,6 @@ bytea_array_param(const std::vector<const Bytes *> &v) {
 	return bytea_array(v.size(), [&](size_t i) -> const Bytes & { return *v[i]; });
 }
 
-ScratchContext::ScratchContext() {
-	previous_ = CurrentMemoryContext;
-	context_ =
-	    pg_call([] { return AllocSetContextCreate(CurrentMemoryContext, "qmdb scratch", ALLOCSET_DEFAULT_SIZES); });
-	MemoryContextSwitchTo(context_);
-}
-
-ScratchContext::~ScratchContext() {
-	MemoryContextSwitchTo(previous_);
-	// On an error the transaction's cleanup frees the context with its parent.
-	if (std::uncaught_exceptions() == 0)
-		MemoryContextDelete(context_);
-}
-
-void
-ScratchContext::reset() {
-	MemoryContextReset(context_);
-}
-
 Spi::Spi(bool read_only) : read_only_(read_only), exceptions_at_start_(std::uncaught_exceptions()) {
 	pg_call([] {
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -122,8 +103,8 @@ Spi::~Spi() {
 
 namespace {
 // SPI calls that execute leave the SPI procedure context current; the
-// caller's (a ScratchContext, say) is put back, or its allocations would
-// pile up in the procedure context until SPI_finish.
+// caller's is put back, or its later allocations would pile up in the
+// procedure context until SPI_finish.
 struct KeepContext {
 	MemoryContext context = CurrentMemoryContext;
 	~KeepContext() { MemoryContextSwitchTo(context); }

@@ -32,22 +32,6 @@ Param int8_array_param(const std::vector<int64> &v);
 Param bytea_array_param(const std::vector<Bytes> &v);
 Param bytea_array_param(const std::vector<const Bytes *> &v);
 
-// A memory context for short-lived allocations (query parameters) that is
-// current while it lives and can be reset between rounds of a long loop, so
-// a long transaction does not accumulate them.
-class ScratchContext {
-public:
-	ScratchContext();
-	~ScratchContext();
-	ScratchContext(const ScratchContext &) = delete;
-	ScratchContext &operator=(const ScratchContext &) = delete;
-	// Free everything allocated since the last reset.
-	void reset();
-
-private:
-	MemoryContext context_, previous_;
-};
-
 class Spi {
 public:
 	// read_only: for STABLE functions (queries see the statement's snapshot).

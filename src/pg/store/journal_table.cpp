@@ -151,16 +151,16 @@ JournalTable::scan_backward(uint64_t start, uint64_t end,
 	// bitmap-scan and sort) every row to return 64, and with fresh
 	// statistics it does. The LIMIT bounds memory when operations are big.
 	const uint64 page = 64;
-	const uint64_t span = 64 * JOURNAL_WINDOW, lowest = window_start(start);
+	const uint64_t span = page * JOURNAL_WINDOW, lowest = window_start(start);
 	bool more = true, gap = false;
 	uint64_t expect = end; // [expect, end) has been visited
 	uint64_t below = end;  // rows still to read start below this
 	while (more && !gap && expect > start && below > lowest) {
 		uint64_t from = std::max(lowest, below > span ? window_start(below - span) : 0);
-		uint64 n = spi_->exec(
-		    "SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
-		    "ORDER BY loc DESC LIMIT 64",
-		    {int4_param(db_id_), int8_param(static_cast<int64>(from)), int8_param(static_cast<int64>(below))});
+		uint64 n = spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 "
+		                      "ORDER BY loc DESC LIMIT $4",
+		                      {int4_param(db_id_), int8_param(static_cast<int64>(from)),
+		                       int8_param(static_cast<int64>(below)), int8_param(static_cast<int64>(page))});
 		below = n == page ? static_cast<uint64_t>(spi_->i64(n - 1, 0)) : from;
 		for (uint64 r = 0; more && !gap && expect > start && r < n; r++) {
 			uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));

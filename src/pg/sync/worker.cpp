@@ -427,12 +427,10 @@ SyncWorker::finalize(Spi &spi) {
 	uint64_t floor = decode_op(job_.options.format, journal_->read(t.end - 1)).floor;
 	// The activity bitmap as the rows stream by: a bit for each live key's
 	// Update, and one for the last commit.
-	ScratchContext scratch;
 	std::map<uint64_t, Bytes> bitmap;
 	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
 	bool sorted = false;
 	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit, &sorted);
-	scratch.reset();
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
 	std::vector<const Bytes *> rows;
