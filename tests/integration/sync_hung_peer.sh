@@ -37,4 +37,18 @@ sync_start "$B" f "$root" "$start" "$end" "$FIXED32, \"request_timeout\": 2, \"s
 	"$(peer "$A" slow)" "$(peer "$A")"
 wait_for "$B" f complete
 expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('f'), 'hex')")" "$root" "root with a hung peer beside an honest one"
-echo "sync_hung_peer: cancel and shutdown did not wait on a hung peer; timeouts moved requests elsewhere"
+
+# 4. DROP DATABASE ... WITH (FORCE) of the PostgreSQL database a worker is
+#    connected to, while its request hangs: the drop's SIGTERM ends the
+#    worker at once (the drop waits for it, and fails after 5 s if it
+#    lingers), and nothing starts it again.
+as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$B" -U postgres other
+qo() { cluster_psql "$B" -d other -At "$@"; }
+qo -c "CREATE EXTENSION pg_qmdb" >/dev/null
+qo -c "SELECT qmdb.sync_start('g', ARRAY['$(peer "$A" slow)'], decode('$root', 'hex'), $start, $end,
+	'{$FIXED32, \"request_timeout\": 3600, \"source_db\": \"d\"}')" >/dev/null
+poll "$B" "SELECT in_flight > 0 FROM qmdb.sync_peers WHERE db = 'g'" other
+q "$B" -c "DROP DATABASE other WITH (FORCE)" >/dev/null
+expect_eq "$(q "$B" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker'")" 0 \
+	"workers left after DROP DATABASE WITH (FORCE)"
+echo "sync_hung_peer: cancel, shutdown and DROP DATABASE WITH (FORCE) did not wait on a hung peer; timeouts moved requests elsewhere"

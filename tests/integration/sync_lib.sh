@@ -91,10 +91,11 @@ wait_for() {
 	}
 }
 
-# poll PORT SQL: until the query returns t (a condition, re-checked every 50 ms, 120 s at most).
+# poll PORT SQL [DATABASE]: until the query returns t (a condition,
+# re-checked every 50 ms, 120 s at most).
 poll() {
 	for _ in $(seq 1 400); do
-		[ "$(q "$1" -c "$2" 2>/dev/null)" = t ] && return 0  # errors while a server restarts are expected
+		[ "$(cluster_psql "$1" -d "${3:-postgres}" -At -c "$2" 2>/dev/null)" = t ] && return 0  # errors while a server restarts are expected
 		sleep 0.05
 	done
 	echo "condition never held: $2"
