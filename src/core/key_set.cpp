@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 
 #include "core_only.h"
 
@@ -30,7 +31,8 @@ constexpr size_t FIRST_SLOTS = 1024;
 
 } // namespace
 
-KeySet::KeySet(size_t budget_bytes) : budget_(std::min(budget_bytes, MAX_BUDGET)), seed_(process_seed()) {}
+KeySet::KeySet(size_t budget_bytes, size_t payload_bytes)
+    : budget_(std::min(budget_bytes, MAX_BUDGET)), payload_(payload_bytes), seed_(process_seed()) {}
 
 uint64_t
 KeySet::hash(ByteView key) const {
@@ -48,9 +50,8 @@ KeySet::hash(ByteView key) const {
 }
 
 ByteView
-KeySet::stored(uint64_t slot) const {
-	size_t at = static_cast<size_t>((slot >> 32) - 1);
-	const uint8_t *p = blocks_[at / BLOCK].get() + at % BLOCK;
+KeySet::at(size_t offset) const {
+	const uint8_t *p = blocks_[offset / BLOCK].get() + offset % BLOCK;
 	uint32_t len;
 	std::memcpy(&len, p, 4);
 	return ByteView(p + 4, len);
@@ -78,7 +79,9 @@ KeySet::grow() {
 }
 
 KeySet::Insert
-KeySet::insert(ByteView key) {
+KeySet::insert(ByteView key, uint8_t **payload) {
+	if (sorted_)
+		throw std::logic_error("KeySet::insert after visit_sorted");
 	// Keep the load under 0.7 so probes stay short.
 	if ((count_ + 1) * 10 > slots_.size() * 7 && !grow())
 		return Insert::Full;
@@ -91,7 +94,7 @@ KeySet::insert(ByteView key) {
 		if (k.size == key.size && std::memcmp(k.data, key.data, key.size) == 0)
 			return Insert::Present;
 	}
-	size_t need = 4 + key.size;
+	size_t need = 4 + key.size + payload_;
 	if (blocks_.empty() || used_ + need > BLOCK) {
 		size_t blocks = blocks_.size() + 1;
 		if (need > BLOCK || blocks * BLOCK + slots_.size() * sizeof(uint64_t) > budget_ ||
@@ -106,10 +109,45 @@ KeySet::insert(ByteView key) {
 	std::memcpy(p, &len, 4);
 	if (key.size)
 		std::memcpy(p + 4, key.data, key.size);
+	std::memset(p + 4 + key.size, 0, payload_);
+	if (payload)
+		*payload = p + 4 + key.size;
 	used_ += need;
 	slots_[i] = ((offset + 1) << 32) | tag;
 	count_++;
 	return Insert::Added;
+}
+
+void
+KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *payload)> &visit) {
+	sorted_ = true;
+	// Each slot becomes (the key's first 4 bytes, big-endian, zero-padded)
+	// << 32 | (offset + 1): integers order nearly every pair, and only equal
+	// leading bytes need a look at the keys. Zero padding keeps the order
+	// right: a key that pads is a prefix of the other up to there.
+	size_t n = 0;
+	for (uint64_t s : slots_) {
+		if (!s)
+			continue;
+		ByteView k = stored(s);
+		uint32_t prefix = 0;
+		for (size_t b = 0; b < 4; b++)
+			prefix = prefix << 8 | (b < k.size ? k[b] : 0);
+		slots_[n++] = uint64_t(prefix) << 32 | (s >> 32);
+	}
+	slots_.resize(n);
+	auto key = [this](uint64_t v) { return at(static_cast<size_t>((v & 0xFFFFFFFFu) - 1)); };
+	std::sort(slots_.begin(), slots_.end(), [&](uint64_t a, uint64_t b) {
+		if ((a >> 32) != (b >> 32))
+			return a < b;
+		ByteView x = key(a), y = key(b);
+		int c = std::memcmp(x.data, y.data, std::min(x.size, y.size));
+		return c < 0 || (c == 0 && x.size < y.size);
+	});
+	for (uint64_t v : slots_) {
+		ByteView k = key(v);
+		visit(k, k.data + k.size);
+	}
 }
 
 } // namespace qmdb

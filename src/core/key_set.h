@@ -1,6 +1,9 @@
 // A set of byte strings within a memory budget: the state rebuild after a
 // sync walks the journal backwards and keeps the first (that is, the last
 // written) operation of each key, asking this set whether a key was seen.
+// Each key may carry a fixed-size payload (the rebuild keeps where the
+// key's row went), and the set can end by handing out its keys in order
+// (the rebuild writes the primary key's index from them).
 //
 // Open addressing over one array of slots (a 32-bit offset into an arena
 // of the keys' bytes and a 32-bit tag of the hash, which alone places the
@@ -11,6 +14,7 @@
 
 #include "bytes.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -18,13 +22,22 @@ namespace qmdb {
 
 class KeySet {
 public:
-	// Memory for slots and keys together stays within `budget_bytes`
-	// (at most 3 GiB: offsets are 32-bit).
-	explicit KeySet(size_t budget_bytes);
+	// Memory for slots, keys and payloads together stays within
+	// `budget_bytes` (at most 3 GiB: offsets are 32-bit). Every key gets
+	// `payload_bytes` of its own.
+	explicit KeySet(size_t budget_bytes, size_t payload_bytes = 0);
 
 	enum class Insert { Added, Present, Full };
 	// Full: adding the key would exceed the budget; the set is unchanged.
-	Insert insert(ByteView key);
+	// Added: *payload (if asked for) is the new key's payload, zeroed, for
+	// the caller to fill; it stays put for the set's life.
+	Insert insert(ByteView key, uint8_t **payload = nullptr);
+
+	// Ends the set's use as a set (insert throws after it): calls `visit`
+	// with every key and its payload in PostgreSQL's bytea order (bytewise,
+	// a shorter key first where one is a prefix of the other). Sorts in
+	// the set's own memory.
+	void visit_sorted(const std::function<void(ByteView key, const uint8_t *payload)> &visit);
 
 	size_t size() const { return count_; }
 	size_t memory() const { return slots_.size() * sizeof(uint64_t) + blocks_.size() * BLOCK; }
@@ -35,14 +48,17 @@ private:
 	// The slot a tag hashes to: its top bits scaled to the table (so the
 	// tag's other bits still tell apart keys that share a home).
 	size_t home(uint32_t tag) const { return static_cast<size_t>((uint64_t(tag) * slots_.size()) >> 32); }
-	ByteView stored(uint64_t slot) const;
+	ByteView stored(uint64_t slot) const { return at(static_cast<size_t>((slot >> 32) - 1)); }
+	ByteView at(size_t offset) const;
 	bool grow();
 
 	size_t budget_;
+	size_t payload_;
 	uint64_t seed_;
+	bool sorted_ = false;
 	std::vector<uint64_t> slots_; // 0: empty; else (arena offset + 1) << 32 | tag
-	// The arena: each key as a 4-byte length, then its bytes, never across
-	// blocks. Offset o is byte o % BLOCK of block o / BLOCK.
+	// The arena: each key as a 4-byte length, its bytes, then its payload,
+	// never across blocks. Offset o is byte o % BLOCK of block o / BLOCK.
 	std::vector<std::unique_ptr<uint8_t[]>> blocks_;
 	size_t used_ = 0; // bytes used in the last block
 	size_t count_ = 0;

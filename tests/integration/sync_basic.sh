@@ -29,6 +29,7 @@ expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDE
 
 rebuilt_by() { grep -o "qmdb sync of \"$2\" complete: .*" "$(node_dir "$1")/server.log" | grep -c '(sorted' || true; }
 expect_eq "$(rebuilt_by "$B" d)" 0 "B's state rebuilt by the key set"
+index_ok "$B" d
 
 # Chain: C syncs from B, the replica.
 sync_start "$C" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 64" "$(peer "$B")"
@@ -38,6 +39,7 @@ all_ok "$C" d
 entries() { q "$1" -c "SELECT md5(string_agg(key::text || value::text || loc, ',' ORDER BY key)) FROM qmdb.entries('$2')"; }
 expect_eq "$(rebuilt_by "$C" d)" 0 "C's state rebuilt by the key set"
 expect_eq "$(entries "$C" d)" "$(entries "$B" d)" "C's entries"
+index_ok "$C" d
 fill_keys "$A" g 30000
 q "$A" -c "SELECT count(*) FROM qmdb.apply_batch('g', ARRAY[sha256(int8send(2001))], ARRAY[NULL::bytea])" >/dev/null # a delete too
 read -r groot gstart gend < <(target "$A" g)
@@ -46,22 +48,28 @@ wait_for "$C" g complete
 all_ok "$C" g
 expect_eq "$(rebuilt_by "$C" g)" 1 "C's state of 30k keys rebuilt by the sort"
 expect_eq "$(entries "$C" g)" "$(entries "$A" g)" "C's entries of g"
+index_ok "$C" g
 
 # A variable-encoding database, values from empty to past the TOAST
 # threshold (near 20 kB), then updated and deleted: its state is rebuilt
 # by decoding, with rows that must be TOASTed on the way into the new heap.
+# Keys from 8 bytes to 1000 (the index compresses those past 512).
 q "$A" -c "SELECT count(*) FROM qmdb.create_database('v')" \
 	-c "SELECT count(*) FROM qmdb.apply_batch('v', ARRAY(SELECT int8send(i) FROM generate_series(1, 40) i),
 		ARRAY(SELECT CASE WHEN i % 10 = 0 THEN ''::bytea ELSE convert_to(repeat(md5(i::text), i * 16), 'UTF8') END
 		FROM generate_series(1, 40) i))" \
 	-c "SELECT count(*) FROM qmdb.apply_batch('v', ARRAY[int8send(3), int8send(5), int8send(41)],
-		ARRAY[convert_to(repeat('x', 9000), 'UTF8'), NULL, '\\x00'::bytea])" >/dev/null
+		ARRAY[convert_to(repeat('x', 9000), 'UTF8'), NULL, '\\x00'::bytea])" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('v', ARRAY[convert_to(repeat('k', 1000), 'UTF8'),
+		(SELECT string_agg(sha256(int8send(i)), ''::bytea) FROM generate_series(1, 20) i)], ARRAY['\\x01'::bytea, '\\x02'])" >/dev/null
 read -r vroot vstart vend < <(target "$A" v)
 sync_start "$B" v "$vroot" "$vstart" "$vend" '"encoding": "variable"' "$(peer "$A")"
 wait_for "$B" v complete
 all_ok "$B" v
 expect_eq "$(entries "$B" v)" "$(entries "$A" v)" "B's entries of the variable-encoding database"
-expect_eq "$(q "$B" -c "SELECT count(*) || ' ' || max(length(value)) FROM qmdb.entries('v')")" "40 19968" "B's live keys and longest value"
+expect_eq "$(q "$B" -c "SELECT count(*) || ' ' || max(length(value)) || ' ' || max(length(key)) FROM qmdb.entries('v')")" \
+	"42 19968 1000" "B's live keys, longest value and key"
+index_ok "$B" v
 expect_eq "$(q "$B" -c "SELECT length(qmdb.get('v', int8send(3)))")" 9000 "B's get of a TOASTed value"
 
 # The replica keeps working as a database: the next batch gives the same root as on A.

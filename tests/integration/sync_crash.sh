@@ -38,5 +38,6 @@ all_ok "$B" d
 expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
 	"$(q "$A" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
 	"entries after recovery"
+index_ok "$B" d
 accepted=$(q "$B" -c "SELECT responses_accepted FROM qmdb.sync_status")
 echo "sync_crash: completed after kill -9 and an immediate shutdown ($kept of $end kept across the restart)"

@@ -103,4 +103,22 @@ poll() {
 }
 
 expect_eq() { [ "$1" = "$2" ] || { echo "FAIL: $3: '$1' != '$2'"; exit 1; }; }
+# index_ok PORT DB: DB's state's primary key passes amcheck (every level in
+# order, every row indexed) and is, page for page, what CREATE INDEX writes
+# for the same rows: all but each page's LSN, checksum and flags, and the
+# free space between its line pointers and its items (zeroed by recovery).
+index_ok() {
+	local id
+	id=$(q "$1" -c "SELECT id FROM qmdb.databases WHERE name = '$2'")
+	q "$1" -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS amcheck" -c "CREATE EXTENSION IF NOT EXISTS pageinspect" \
+		-c "SELECT bt_index_parent_check('qmdb.state_${id}_pkey', heapallindexed => true, rootdescend => true)" >/dev/null
+	expect_eq "$(q "$1" -q -c "CREATE UNIQUE INDEX state_${id}_again ON qmdb.state_$id (key)" \
+		-c "CREATE FUNCTION pg_temp.used(p bytea) RETURNS bytea LANGUAGE sql AS
+			\$\$ SELECT substr(p, 13, h.lower - 12) || substr(p, h.upper + 1) FROM page_header(p) h \$\$" \
+		-c "SELECT (pg_relation_size('qmdb.state_${id}_pkey') = pg_relation_size('qmdb.state_${id}_again')) || ' ' ||
+			count(*) FILTER (WHERE pg_temp.used(get_raw_page('qmdb.state_${id}_pkey', b)) <>
+			pg_temp.used(get_raw_page('qmdb.state_${id}_again', b)))
+			FROM generate_series(0, pg_relation_size('qmdb.state_${id}_again') / 8192 - 1) b" \
+		-c "DROP INDEX qmdb.state_${id}_again")" "true 0" "$2's state index on $1 against CREATE INDEX's"
+}
 all_ok() { expect_eq "$(q "$1" -c "SELECT bool_and(ok) FROM qmdb.verify('$2')")" t "verify $2 on $1"; }

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <random>
+
 using namespace qmdb;
 
 namespace {
@@ -57,4 +62,83 @@ TEST(KeySet, FullLeavesTheSetAsItWas) {
 		ASSERT_EQ(set.insert(key_of(i)), KeySet::Insert::Present) << i;
 	EXPECT_EQ(set.insert(key_of(added)), KeySet::Insert::Full);
 	EXPECT_EQ(KeySet(0).insert(key_of(0)), KeySet::Insert::Full);
+}
+
+TEST(KeySet, PayloadsStayWithTheirKeys) {
+	KeySet set(4 << 20, 6);
+	uint8_t *p = nullptr;
+	ASSERT_EQ(set.insert(key_of(5), &p), KeySet::Insert::Added);
+	ASSERT_NE(p, nullptr);
+	EXPECT_EQ(Bytes(p, p + 6), Bytes(6, 0)); // zeroed for the caller
+	std::memcpy(p, "\x01\x02\x03\x04\x05\x06", 6);
+	for (uint64_t i = 0; i < 20000; i++) { // fills blocks and grows slots
+		ASSERT_EQ(set.insert(key_of(1000 + i), &p), KeySet::Insert::Added);
+		std::memcpy(p, &i, 6);
+	}
+	uint8_t *again = nullptr;
+	EXPECT_EQ(set.insert(key_of(5), &again), KeySet::Insert::Present);
+	EXPECT_EQ(again, nullptr); // only a new key hands out its payload
+	std::map<Bytes, Bytes> seen;
+	set.visit_sorted([&](ByteView k, const uint8_t *payload) {
+		seen[Bytes(k.data, k.data + k.size)] = Bytes(payload, payload + 6);
+	});
+	EXPECT_EQ(seen.size(), 20001u);
+	EXPECT_EQ(seen[key_of(5)], (Bytes{1, 2, 3, 4, 5, 6}));
+	EXPECT_EQ(seen[key_of(1000 + 12345)], (Bytes{0x39, 0x30, 0, 0, 0, 0}));
+	EXPECT_THROW(set.insert(key_of(6)), std::logic_error);
+}
+
+TEST(KeySet, PayloadsCountAgainstTheBudget) {
+	KeySet bare(1 << 20), carrying(1 << 20, 32);
+	uint64_t a = 0, b = 0;
+	while (bare.insert(key_of(a)) == KeySet::Insert::Added)
+		a++;
+	while (carrying.insert(key_of(b)) == KeySet::Insert::Added)
+		b++;
+	EXPECT_LT(b, a * 3 / 4); // 68 bytes a key instead of 36, plus slots
+	EXPECT_LE(carrying.memory(), size_t(1) << 20);
+}
+
+TEST(KeySet, VisitsKeysInByteaOrder) {
+	// Ties in the first 4 bytes (the integers the sort compares first),
+	// keys shorter than that, prefixes of each other, the empty key, and
+	// bytes above 0x7f (unsigned).
+	std::vector<Bytes> keys = {{},
+	                           {0},
+	                           {0, 0},
+	                           {0, 0, 0, 0},
+	                           {0, 0, 0, 0, 0},
+	                           {1, 2, 3, 4},
+	                           {1, 2, 3, 4, 0},
+	                           {1, 2, 3, 4, 9},
+	                           {1, 2, 3, 4, 9, 9},
+	                           {1, 2, 3},
+	                           {1, 2, 3, 5},
+	                           {0xff},
+	                           {0x80, 1},
+	                           {0x7f, 0xff, 0xff, 0xff, 0xff}};
+	for (uint64_t i = 0; i < 5000; i++)
+		keys.push_back(key_of(i * 2654435761u, 1 + i % 40));
+	std::sort(keys.begin(), keys.end());
+	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+	KeySet set(8 << 20, 8);
+	std::vector<Bytes> shuffled = keys;
+	std::mt19937 rng(7);
+	std::shuffle(shuffled.begin(), shuffled.end(), rng);
+	for (const Bytes &k : shuffled) {
+		uint8_t *p;
+		ASSERT_EQ(set.insert(k, &p), KeySet::Insert::Added);
+		uint64_t n = k.size();
+		std::memcpy(p, &n, 8);
+	}
+	std::vector<Bytes> order;
+	set.visit_sorted([&](ByteView k, const uint8_t *payload) {
+		uint64_t n;
+		std::memcpy(&n, payload, 8);
+		EXPECT_EQ(n, k.size);
+		order.emplace_back(k.data, k.data + k.size);
+	});
+	// std::vector<uint8_t>'s < is lexicographic with unsigned bytes, a
+	// prefix first: bytea's order.
+	EXPECT_EQ(order, keys);
 }

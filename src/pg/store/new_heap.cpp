@@ -50,8 +50,9 @@ NewHeap::write_page() {
 	page_used_ = false;
 }
 
-void
+ItemPointerData
 NewHeap::add(const Datum *values) {
+	ItemPointerData where;
 	pg_call([&] {
 		MemoryContext old = MemoryContextSwitchTo(row_context_);
 		TupleDesc desc = RelationGetDescr(rel_);
@@ -88,10 +89,12 @@ NewHeap::add(const Datum *values) {
 		// A row's ctid points at itself until it is updated.
 		HeapTupleHeader on_page = reinterpret_cast<HeapTupleHeader>(PageGetItem(page, PageGetItemId(page, offset)));
 		ItemPointerSet(&on_page->t_ctid, block_, offset);
+		where = on_page->t_ctid;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_context_);
 	});
 	rows_++;
+	return where;
 }
 
 void

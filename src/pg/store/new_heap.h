@@ -14,6 +14,10 @@
 
 #include "../guard.h"
 
+extern "C" {
+#include "storage/itemptr.h"
+}
+
 #include <string>
 
 namespace qmdb::pg {
@@ -26,8 +30,9 @@ public:
 	NewHeap(const NewHeap &) = delete;
 	NewHeap &operator=(const NewHeap &) = delete;
 
-	// One row: a value for every column, none NULL.
-	void add(const Datum *values);
+	// One row: a value for every column, none NULL. Returns where it went.
+	// No index is maintained: the table's are the caller's (NewBtree).
+	ItemPointerData add(const Datum *values);
 	// Write the last page and close the table. Must be called before the
 	// transaction commits (after an error, the abort cleans up instead).
 	void finish();

@@ -1,5 +1,6 @@
 #include "state_table.h"
 #include "../datum.h"
+#include "new_btree.h"
 #include "new_heap.h"
 #include "journal_table.h"
 
@@ -9,6 +10,7 @@ extern "C" {
 #include "miscadmin.h"
 }
 
+#include <cstring>
 #include <malloc.h>
 
 namespace qmdb::pg {
@@ -43,14 +45,19 @@ drop_state_partition(Spi &spi, int32 db_id) {
 namespace {
 
 // The key-set way: walk [floor, end) backwards, keep each key's first
-// sighting (its last write), write the live ones. One pass, no sort.
+// sighting (its last write), write the live ones; then write the primary
+// key's index from the set's keys in order, with where each row went. One
+// pass over the journal, no reread of the table, no sort on disk.
 // nullopt when the keys do not fit `budget` bytes (nothing is counted as
 // loaded then, but rows may have been written: the caller truncates).
 std::optional<uint64_t>
 load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
                 const std::function<void(uint64_t loc)> &live) {
-	KeySet seen(budget);
-	NewHeap heap("state_" + std::to_string(db_id));
+	std::string table = "state_" + std::to_string(db_id);
+	// Each key's payload: its row's address, or zeros (no offset is 0) for
+	// a key whose last write deletes it.
+	KeySet seen(budget, sizeof(ItemPointerData));
+	NewHeap heap(table);
 	ByteaBuffer key_datum, value_datum;
 	bool fixed = format.key_size && format.value_size;
 	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
@@ -74,20 +81,33 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 		}
 		if (kind != OpKind::Update && kind != OpKind::Delete)
 			return true;
-		KeySet::Insert r = seen.insert(key);
+		uint8_t *row_address = nullptr;
+		KeySet::Insert r = seen.insert(key, &row_address);
 		if (r == KeySet::Insert::Full)
 			return false;
 		if (r == KeySet::Insert::Present || kind == OpKind::Delete)
 			return true; // an older write of a key decided above, or a deleted key
 		Datum row[4] = {Int32GetDatum(db_id), key_datum.set(key), Int64GetDatum(static_cast<int64>(loc)),
 		                value_datum.set(value)};
-		heap.add(row);
+		ItemPointerData at = heap.add(row);
+		std::memcpy(row_address, &at, sizeof at);
 		live(loc);
 		return true;
 	});
 	heap.finish();
 	if (!fits)
 		return std::nullopt;
+	NewBtree index(table, table + "_pkey");
+	seen.visit_sorted([&](ByteView key, const uint8_t *row_address) {
+		ItemPointerData at;
+		std::memcpy(&at, row_address, sizeof at);
+		if (ItemPointerGetOffsetNumberNoCheck(&at) != InvalidOffsetNumber)
+			index.add(key, at);
+	});
+	index.finish();
+	if (index.keys() != heap.rows())
+		throw Error(ErrorCode::DataCorrupted, "state rebuild indexed " + std::to_string(index.keys()) + " of " +
+		                                          std::to_string(heap.rows()) + " rows");
 	return heap.rows();
 }
 
@@ -150,20 +170,26 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	// by later writes keep the usual room for HOT updates (set below).
 	spi.exec_once("CREATE TABLE " + table + " (LIKE qmdb.state, CONSTRAINT state_" + id +
 	              "_db_id CHECK (db_id = " + id + "))");
+	// The primary key's index, empty: the key-set way fills its pages.
+	spi.exec_once("CREATE UNIQUE INDEX state_" + id + "_pkey ON " + table + " (key)");
 	// Both ways are maintenance work, like building an index: that budget.
 	std::optional<uint64_t> count =
 	    load_by_key_set(spi, db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
-	// The key set is gone: hand its memory back before the index build
+	// The key set is gone: hand its memory back before an index build
 	// takes its own maintenance_work_mem, so the two never add up.
 	malloc_trim(0);
 	*sorted = !count;
-	if (!count) {
+	if (count) {
+		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY USING INDEX state_" + id + "_pkey");
+	} else {
 		// Rows a partial pass inserted go; the live locations it reported
-		// were right (each a key's last write) and are reported again.
+		// were right (each a key's last write) and are reported again. The
+		// index is built by CREATE INDEX's sort once the rows are in.
+		spi.exec_once("DROP INDEX " + table + "_pkey");
 		spi.exec_once("TRUNCATE " + table);
 		count = load_by_sort(spi, db_id, format, floor, end, live);
+		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	}
-	spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	spi.exec_once("ALTER TABLE " + table + " SET (fillfactor = 80)");
 	spi.exec_once("ALTER TABLE qmdb.state ATTACH PARTITION " + table + " FOR VALUES IN (" + id + ")");
 	spi.exec_once("ALTER TABLE " + table + " DROP CONSTRAINT state_" + id + "_db_id");
