@@ -62,6 +62,21 @@ KeySet::grow() {
 	size_t n = slots_.empty() ? FIRST_SLOTS : slots_.size() * 2;
 	if (n * sizeof(uint64_t) + blocks_.size() * BLOCK > budget_)
 		return false;
+	rehash(n);
+	return true;
+}
+
+void
+KeySet::reserve(size_t keys) {
+	size_t n = FIRST_SLOTS;
+	while (n * 7 < keys * 10)
+		n *= 2;
+	if (n > slots_.size() && n * sizeof(uint64_t) + blocks_.size() * BLOCK <= budget_)
+		rehash(n);
+}
+
+void
+KeySet::rehash(size_t n) {
 	std::vector<uint64_t> old;
 	old.swap(slots_);
 	slots_.assign(n, 0);
@@ -75,7 +90,6 @@ KeySet::grow() {
 			i = (i + 1) & (n - 1);
 		slots_[i] = s;
 	}
-	return true;
 }
 
 KeySet::Insert
@@ -100,6 +114,8 @@ KeySet::insert(ByteView key, uint8_t **payload) {
 		if (need > BLOCK || blocks * BLOCK + slots_.size() * sizeof(uint64_t) > budget_ ||
 		    blocks * BLOCK >= (uint64_t(1) << 32) - 1)
 			return Insert::Full;
+		if (!blocks_.empty())
+			block_used_.push_back(static_cast<uint32_t>(used_));
 		blocks_.emplace_back(new uint8_t[BLOCK]);
 		used_ = 0;
 	}
@@ -125,16 +141,21 @@ KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *paylo
 	// << 32 | (offset + 1): integers order nearly every pair, and only equal
 	// leading bytes need a look at the keys. Zero padding keeps the order
 	// right: a key that pads is a prefix of the other up to there.
+	// Read in the arena's order (not the slots'), one pass through memory.
 	size_t n = 0;
-	for (uint64_t s : slots_) {
-		if (!s)
-			continue;
-		ByteView k = stored(s);
-		uint32_t prefix = 0;
-		for (size_t b = 0; b < 4; b++)
-			prefix = prefix << 8 | (b < k.size ? k[b] : 0);
-		slots_[n++] = uint64_t(prefix) << 32 | (s >> 32);
+	for (size_t b = 0; b < blocks_.size(); b++) {
+		size_t end = b + 1 < blocks_.size() ? block_used_[b] : used_;
+		for (size_t at = 0; at < end;) {
+			ByteView k = this->at(b * BLOCK + at);
+			uint32_t prefix = 0;
+			for (size_t i = 0; i < 4; i++)
+				prefix = prefix << 8 | (i < k.size ? k[i] : 0);
+			slots_[n++] = uint64_t(prefix) << 32 | (b * BLOCK + at + 1);
+			at += 4 + k.size + payload_;
+		}
 	}
+	if (n != count_)
+		throw std::logic_error("KeySet: the arena does not hold every key");
 	slots_.resize(n);
 	auto key = [this](uint64_t v) { return at(static_cast<size_t>((v & 0xFFFFFFFFu) - 1)); };
 	std::sort(slots_.begin(), slots_.end(), [&](uint64_t a, uint64_t b) {
@@ -144,8 +165,15 @@ KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *paylo
 		int c = std::memcmp(x.data, y.data, std::min(x.size, y.size));
 		return c < 0 || (c == 0 && x.size < y.size);
 	});
-	for (uint64_t v : slots_) {
-		ByteView k = key(v);
+	// Keys come in sorted order, so from all over the arena: fetch a few
+	// ahead.
+	constexpr size_t AHEAD = 8;
+	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n) {
+			size_t ahead = static_cast<size_t>((slots_[i + AHEAD] & 0xFFFFFFFFu) - 1);
+			__builtin_prefetch(blocks_[ahead / BLOCK].get() + ahead % BLOCK);
+		}
+		ByteView k = key(slots_[i]);
 		visit(k, k.data + k.size);
 	}
 }

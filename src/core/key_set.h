@@ -27,6 +27,10 @@ public:
 	// `payload_bytes` of its own.
 	explicit KeySet(size_t budget_bytes, size_t payload_bytes = 0);
 
+	// Room for `keys` keys in the hash table up front (no rehash while they
+	// come in), if that fits the budget; otherwise the table grows as usual.
+	void reserve(size_t keys);
+
 	enum class Insert { Added, Present, Full };
 	// Full: adding the key would exceed the budget; the set is unchanged.
 	// Added: *payload (if asked for) is the new key's payload, zeroed, for
@@ -51,6 +55,7 @@ private:
 	ByteView stored(uint64_t slot) const { return at(static_cast<size_t>((slot >> 32) - 1)); }
 	ByteView at(size_t offset) const;
 	bool grow();
+	void rehash(size_t slots);
 
 	size_t budget_;
 	size_t payload_;
@@ -60,7 +65,8 @@ private:
 	// The arena: each key as a 4-byte length, its bytes, then its payload,
 	// never across blocks. Offset o is byte o % BLOCK of block o / BLOCK.
 	std::vector<std::unique_ptr<uint8_t[]>> blocks_;
-	size_t used_ = 0; // bytes used in the last block
+	std::vector<uint32_t> block_used_; // bytes used in each block but the last
+	size_t used_ = 0;                  // bytes used in the last block
 	size_t count_ = 0;
 };
 

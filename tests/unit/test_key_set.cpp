@@ -142,3 +142,18 @@ TEST(KeySet, VisitsKeysInByteaOrder) {
 	// prefix first: bytea's order.
 	EXPECT_EQ(order, keys);
 }
+
+TEST(KeySet, ReservesWithinTheBudget) {
+	KeySet set(64 << 20);
+	set.reserve(1000000);
+	size_t reserved = set.memory();
+	EXPECT_EQ(reserved, (size_t(1) << 21) * 8); // the power of two that keeps the load under 0.7
+	for (uint64_t i = 0; i < 1000000; i++)
+		ASSERT_EQ(set.insert(key_of(i)), KeySet::Insert::Added) << i;
+	const size_t per_block = 65536 / (4 + 32); // arena blocks of 64 KiB
+	EXPECT_EQ(set.memory(), reserved + (1000000 + per_block - 1) / per_block * 65536) << "no growth of the table";
+	KeySet small(1 << 20);
+	small.reserve(1000000); // 16 MiB of slots: beyond the budget, ignored
+	EXPECT_EQ(small.memory(), 0u);
+	EXPECT_EQ(small.insert(key_of(1)), KeySet::Insert::Added);
+}

@@ -57,6 +57,7 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 	// Each key's payload: its row's address, or zeros (no offset is 0) for
 	// a key whose last write deletes it.
 	KeySet seen(budget, sizeof(ItemPointerData));
+	seen.reserve(static_cast<size_t>(end - floor)); // at most a key an operation
 	NewHeap heap(table);
 	ByteaBuffer key_datum, value_datum;
 	bool fixed = format.key_size && format.value_size;
