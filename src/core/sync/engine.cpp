@@ -146,7 +146,7 @@ Engine::reject(bool feedback, const char *why) {
 }
 
 Verdict
-Engine::deliver(uint64_t id, const Response &resp, bool feedback) {
+Engine::deliver(uint64_t id, Response resp, bool feedback) {
 	handed_out_.erase(id);
 	auto req = outstanding_.remove(id);
 	if (!req || complete_) {
@@ -214,7 +214,7 @@ Engine::deliver(uint64_t id, const Response &resp, bool feedback) {
 		batch.leaves.push_back(hasher_.leaf(location_to_position(req->start), elements[0]));
 	}
 	counters_.responses_accepted++;
-	batch.ops = resp.operations;
+	batch.ops = std::move(resp.operations); // the elements above stay valid: each op keeps its buffer
 	uint64_t n = batch.ops.size();
 	auto existing = fetched_.find(req->start);
 	if (existing != fetched_.end())

@@ -118,7 +118,8 @@ public:
 
 	// A source answered request `id`. Without feedback a bad response is
 	// fatal (InvalidResponse); with it, the verdict says whom to penalize.
-	Verdict deliver(uint64_t id, const Response &response, bool feedback = true);
+	// Taken by value: an accepted response's operations move into the journal.
+	Verdict deliver(uint64_t id, Response response, bool feedback = true);
 	// The source gave up on `id` (timeout, connection lost): fetch the gap again.
 	void retry(uint64_t id);
 	// The source failed for good: the sync fails with EngineErrorKind::Source.

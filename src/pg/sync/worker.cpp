@@ -356,10 +356,11 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		std::vector<PeerEvent> lost;
 		try {
 			Response resp = decode_response(e.response, req.max_ops, job_.options.format);
-			if (engine_->deliver(e.id, resp, true) == sync::Verdict::Rejected) {
+			size_t ops = resp.operations.size();
+			if (engine_->deliver(e.id, std::move(resp), true) == sync::Verdict::Rejected) {
 				peer->ban("response to request at " + std::to_string(req.start) + " failed verification", lost);
 			} else {
-				peer->ops += resp.operations.size();
+				peer->ops += ops;
 			}
 		} catch (const DecodeError &err) {
 			engine_->retry(e.id);
