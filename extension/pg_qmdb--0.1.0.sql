@@ -110,8 +110,9 @@ CREATE TABLE qmdb.pins (
 
 -- Live keys: each key's current value and the location of its Update.
 -- One partition per database, qmdb.state_<id>, made with the database: a
--- synced state is loaded unindexed and indexed in one sort before it is
--- attached, and dropping a database drops its partition. Each partition
+-- synced state is loaded, then its index written in one pass from keys
+-- sorted in memory (or built in one sort), before it is attached; and
+-- dropping a database drops its partition. Each partition
 -- has its own primary key (key) and fillfactor 80: only the key is indexed,
 -- so moving a key (a new loc) is a HOT update. The parent has no index, so
 -- pg_dump's partitions restore under the extension's parent as they are.

@@ -1,6 +1,6 @@
 // The state of each database lives in its own partition of qmdb.state,
 // qmdb.state_<id>. A partition per database lets a synced state be loaded
-// the fast way (rows first, then one sorted index build, then attach) and
+// the fast way (rows first, then the index from sorted keys, then attach) and
 // lets a dropped database take its state with it in one step.
 #pragma once
 
@@ -21,14 +21,16 @@ void drop_state_partition(Spi &spi, int32 db_id);
 // Build the database's partition from its journal: the last Update or
 // Delete of each key in [floor, end) decides whether the key is live, as a
 // replay from the floor would. The journal is walked backwards once, each
-// key's first sighting kept, its live rows written straight into the pages
-// of the new, unindexed table (NewHeap, as CLUSTER writes); then the
-// primary key is built in one pass and the partition attached. The set of keys seen must fit maintenance_work_mem;
-// beyond that the last writes come from one sorted query instead, which
-// spills to disk (*sorted says which way ran). Either way memory is bounded
-// by maintenance_work_mem. `live` sees each live key's loc (the partial
-// key-set pass may report some before the sort reports them again).
-// Returns the number of live keys.
+// key's first sighting kept with where its row went, the live rows written
+// straight into the pages of the new table (NewHeap, as CLUSTER writes);
+// then the primary key's pages are written from the kept keys, sorted in
+// memory (NewBtree, as CREATE INDEX writes), and the partition attached.
+// The set of keys seen must fit maintenance_work_mem; beyond that the last
+// writes come from one sorted query instead, which spills to disk, and
+// CREATE INDEX builds the primary key (*sorted says which way ran). Either
+// way memory is bounded by maintenance_work_mem. `live` sees each live
+// key's loc (the partial key-set pass may report some before the sort
+// reports them again). Returns the number of live keys.
 uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
                               const std::function<void(uint64_t loc)> &live, bool *sorted);
 
