@@ -72,6 +72,17 @@ expect_eq "$(q "$B" -c "SELECT count(*) || ' ' || max(length(value)) || ' ' || m
 index_ok "$B" v
 expect_eq "$(q "$B" -c "SELECT length(qmdb.get('v', int8send(3)))")" 9000 "B's get of a TOASTed value"
 
+# Every key deleted: an empty state, and an index with no root.
+q "$A" -c "SELECT count(*) FROM qmdb.create_database('z', 'fixed', 32, 32)" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('z', ARRAY[sha256('a'), sha256('b')], ARRAY[sha256('x'), sha256('y')])" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('z', ARRAY[sha256('a'), sha256('b')], ARRAY[NULL::bytea, NULL])" >/dev/null
+read -r zroot zstart zend < <(target "$A" z)
+sync_start "$B" z "$zroot" "$zstart" "$zend" "$FIXED32" "$(peer "$A")"
+wait_for "$B" z complete
+all_ok "$B" z
+expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.entries('z')")" 0 "B's live keys of z"
+index_ok "$B" z
+
 # The replica keeps working as a database: the next batch gives the same root as on A.
 next="SELECT encode(root, 'hex') FROM qmdb.apply_batch('d', ARRAY[sha256('k')], ARRAY[sha256('v')])"
 expect_eq "$(q "$B" -c "$next")" "$(q "$A" -c "$next")" "next batch on replica and source"
