@@ -170,22 +170,22 @@ kind_tag(Reader &r) {
 	return static_cast<OpKind>(tag);
 }
 
-Operation
-decode_op(const OpFormat &f, Reader &r) {
-	Operation op;
+OpView
+decode_op_view(const OpFormat &f, Reader &r) {
+	OpView op;
 	if (f.encoding == Encoding::Variable) {
 		op.kind = kind_tag(r);
 		switch (op.kind) {
 		case OpKind::Delete:
-			op.key = read_item(r, f.key_size, f.max_key_len, "key").to_bytes();
+			op.key = read_item(r, f.key_size, f.max_key_len, "key");
 			break;
 		case OpKind::Update:
-			op.key = read_item(r, f.key_size, f.max_key_len, "key").to_bytes();
-			op.value = read_item(r, f.value_size, f.max_value_len, "value").to_bytes();
+			op.key = read_item(r, f.key_size, f.max_key_len, "key");
+			op.value = read_item(r, f.value_size, f.max_value_len, "value");
 			break;
 		case OpKind::CommitFloor:
 			if (option_tag(r))
-				op.metadata = read_item(r, f.value_size, f.max_value_len, "metadata").to_bytes();
+				op.metadata = read_item(r, f.value_size, f.max_value_len, "metadata");
 			op.floor = checked_floor(r.varint());
 			break;
 		}
@@ -197,21 +197,42 @@ decode_op(const OpFormat &f, Reader &r) {
 	op.kind = kind_tag(rec);
 	switch (op.kind) {
 	case OpKind::Delete:
-		op.key = rec.raw(k).to_bytes();
+		op.key = rec.raw(k);
 		break;
 	case OpKind::Update:
-		op.key = rec.raw(k).to_bytes();
-		op.value = rec.raw(v).to_bytes();
+		op.key = rec.raw(k);
+		op.value = rec.raw(v);
 		break;
 	case OpKind::CommitFloor:
 		if (option_tag(rec))
-			op.metadata = rec.raw(v).to_bytes();
+			op.metadata = rec.raw(v);
 		else
 			ensure_zeros(rec.raw(v), "absent metadata");
 		op.floor = checked_floor(rec.be8());
 		break;
 	}
 	ensure_zeros(rec.raw(rec.remaining()), "padding");
+	return op;
+}
+
+Operation
+decode_op(const OpFormat &f, Reader &r) {
+	OpView v = decode_op_view(f, r);
+	Operation op;
+	op.kind = v.kind;
+	op.key = v.key.to_bytes();
+	op.value = v.value.to_bytes();
+	if (v.metadata)
+		op.metadata = v.metadata->to_bytes();
+	op.floor = v.floor;
+	return op;
+}
+
+OpView
+decode_op_view(const OpFormat &format, ByteView bytes) {
+	Reader r(bytes);
+	OpView op = decode_op_view(format, r);
+	r.finish("operation");
 	return op;
 }
 
@@ -240,7 +261,7 @@ split_ops(const OpFormat &format, ByteView bytes) {
 	Reader r(bytes);
 	while (r.remaining() > 0) {
 		size_t at = r.position();
-		decode_op(format, r);
+		decode_op_view(format, r);
 		out.emplace_back(bytes.data + at, r.position() - at);
 	}
 	return out;

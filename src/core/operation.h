@@ -62,10 +62,21 @@ struct OpFormat {
 void encode_op(const OpFormat &format, const Operation &op, Writer &w);
 Bytes encode_op(const OpFormat &format, const Operation &op);
 
+// An operation read in place: views into the bytes it was decoded from.
+struct OpView {
+	OpKind kind = OpKind::CommitFloor;
+	ByteView key, value;
+	std::optional<ByteView> metadata;
+	uint64_t floor = 0;
+};
+
 // Read one operation. Rejects unknown tags, bad Option tags, non-zero padding,
 // over-cap lengths and floors beyond MAX_LEAVES with DecodeError.
+OpView decode_op_view(const OpFormat &format, Reader &r);
+// The same, copied out.
 Operation decode_op(const OpFormat &format, Reader &r);
 // Decode exactly one operation (trailing bytes are an error).
+OpView decode_op_view(const OpFormat &format, ByteView bytes);
 Operation decode_op(const OpFormat &format, ByteView bytes);
 
 // Split encoded operations laid end to end (a journal row) into one view

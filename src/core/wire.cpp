@@ -110,7 +110,7 @@ static Bytes
 read_op_bytes(Reader &r, const OpFormat &format) {
 	size_t before = r.position();
 	Reader probe = r;
-	decode_op(format, probe);
+	decode_op_view(format, probe); // checks it, without copying it out
 	size_t len = probe.position() - before;
 	return r.raw(len).to_bytes();
 }

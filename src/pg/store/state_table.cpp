@@ -67,7 +67,6 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 	bool fits = journal.scan_backward(floor, end, [&](uint64_t loc, ByteView op) {
 		// Fixed sizes put the key and the value at fixed offsets in both
 		// encodings (tag, key, value): no decoding.
-		Operation decoded;
 		ByteView key, value;
 		OpKind kind;
 		if (fixed) {
@@ -75,7 +74,7 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 			key = ByteView(op.data + 1, k);
 			value = ByteView(op.data + 1 + k, v);
 		} else {
-			decoded = decode_op(format, op);
+			OpView decoded = decode_op_view(format, op);
 			kind = decoded.kind;
 			key = decoded.key;
 			value = decoded.value;
