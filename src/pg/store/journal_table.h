@@ -46,10 +46,9 @@ public:
 	void drop_below(uint64_t loc);
 	void drop_from(uint64_t loc);
 	void drop_all();
-	// Visit the operations of [start, end) from the last to the first, a
-	// few rows at a time; stop early when `visit` returns false (and return
-	// false). `op` points into the query's result: `visit` must not run SPI
-	// queries or reset the current memory context.
+	// Visit the operations of [start, end) from the last to the first; stop
+	// early when `visit` returns false (and return false). `op` points into
+	// a pinned page, valid during the call only.
 	bool scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit) const;
 
 private:
