@@ -92,6 +92,12 @@ KeySet::rehash(size_t n) {
 	}
 }
 
+void
+KeySet::prefetch(ByteView key) const {
+	if (!slots_.empty())
+		__builtin_prefetch(&slots_[home(static_cast<uint32_t>(hash(key) >> 32))]);
+}
+
 KeySet::Insert
 KeySet::insert(ByteView key, uint8_t **payload) {
 	if (sorted_)

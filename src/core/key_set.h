@@ -31,6 +31,10 @@ public:
 	// come in), if that fits the budget; otherwise the table grows as usual.
 	void reserve(size_t keys);
 
+	// A hint that `key` comes soon: starts loading its slot (the table is
+	// far bigger than the caches, so each lookup is otherwise a miss).
+	void prefetch(ByteView key) const;
+
 	enum class Insert { Added, Present, Full };
 	// Full: adding the key would exceed the budget; the set is unchanged.
 	// Added: *payload (if asked for) is the new key's payload, zeroed, for

@@ -260,8 +260,9 @@ private:
 } // namespace
 
 bool
-JournalTable::scan_backward(uint64_t start, uint64_t end,
-                            const std::function<bool(uint64_t loc, ByteView op)> &visit) const {
+JournalTable::scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit,
+                            const std::function<void(ByteView op)> &ahead) const {
+	constexpr uint64_t AHEAD = 8;
 	bool more = true;
 	uint64_t expect = end; // [expect, end) has been visited
 	{
@@ -274,8 +275,14 @@ JournalTable::scan_backward(uint64_t start, uint64_t end,
 			// what was visited (the first may also run past `end`).
 			if (loc >= expect || loc + parts.size() < expect)
 				break;
-			for (uint64_t l = expect; more && l > std::max(loc, start);) {
+			uint64_t lowest = std::max(loc, start);
+			if (ahead)
+				for (uint64_t l = expect; l > lowest && expect - l < AHEAD; l--)
+					ahead(parts[l - 1 - loc]);
+			for (uint64_t l = expect; more && l > lowest;) {
 				l--;
+				if (ahead && l >= lowest + AHEAD)
+					ahead(parts[l - AHEAD - loc]);
 				more = visit(l, parts[l - loc]);
 				expect = l;
 			}

@@ -64,21 +64,17 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
 	JournalTable journal(db_id, format);
 	journal.attach(spi);
-	bool fits = journal.scan_backward(floor, end, [&](uint64_t loc, ByteView op) {
-		// Fixed sizes put the key and the value at fixed offsets in both
-		// encodings (tag, key, value): no decoding.
-		ByteView key, value;
-		OpKind kind;
-		if (fixed) {
-			kind = static_cast<OpKind>(op[0]);
-			key = ByteView(op.data + 1, k);
-			value = ByteView(op.data + 1 + k, v);
-		} else {
-			OpView decoded = decode_op_view(format, op);
-			kind = decoded.kind;
-			key = decoded.key;
-			value = decoded.value;
-		}
+	// Fixed sizes put the key and the value at fixed offsets in both
+	// encodings (tag, key, value): no decoding.
+	auto read = [&](ByteView op) {
+		if (fixed)
+			return OpView{static_cast<OpKind>(op[0]), ByteView(op.data + 1, k), ByteView(op.data + 1 + k, v), {}, 0};
+		return decode_op_view(format, op);
+	};
+	auto visit = [&](uint64_t loc, ByteView op) {
+		OpView decoded = read(op);
+		OpKind kind = decoded.kind;
+		ByteView key = decoded.key, value = decoded.value;
 		if (kind != OpKind::Update && kind != OpKind::Delete)
 			return true;
 		uint8_t *row_address = nullptr;
@@ -93,7 +89,15 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 		std::memcpy(row_address, &at, sizeof at);
 		live(loc);
 		return true;
-	});
+	};
+	// The key set is far bigger than the caches: its slot for a key is
+	// loaded a few operations before the key is looked up.
+	auto ahead = [&](ByteView op) {
+		OpView decoded = read(op);
+		if (decoded.kind != OpKind::CommitFloor)
+			seen.prefetch(decoded.key);
+	};
+	bool fits = journal.scan_backward(floor, end, visit, ahead);
 	heap.finish();
 	if (!fits)
 		return std::nullopt;
