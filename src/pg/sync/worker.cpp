@@ -519,6 +519,13 @@ SyncWorker::run() {
 		tx.commit(done_);
 		if (done_)
 			return;
+		// Answers the turn's drain() read are in libpq's buffers now, not on
+		// the sockets: collect them before waiting, or the wait would not
+		// wake for them (and with every request answered, the peers would
+		// sit idle until the timeout).
+		now = now_seconds();
+		for (auto &p : peers_)
+			p->poll(now, job_.options.request_timeout, events);
 		bool waiting = !events.empty() || (rebuilding_ && !paused_);
 		wait_for_events(waiting ? 0 : 0.5);
 		now = now_seconds();
