@@ -34,19 +34,45 @@ varint_size(uint64_t v) {
 }
 
 void
+Writer::put(const uint8_t *p, size_t n) {
+	if (!into_) {
+		out_.insert(out_.end(), p, p + n);
+		return;
+	}
+	if (n > capacity_ - used_)
+		throw Error(ErrorCode::Internal, "encoding overran its buffer of " + std::to_string(capacity_) + " bytes");
+	if (n)
+		std::memcpy(into_ + used_, p, n);
+	used_ += n;
+}
+
+void
 Writer::be8(uint64_t v) {
 	uint8_t b[8];
 	write_be8(b, v);
-	out_.insert(out_.end(), b, b + 8);
+	put(b, 8);
 }
 
 void
 Writer::varint(uint64_t v) {
+	uint8_t b[10];
+	size_t n = 0;
 	while (v >= 0x80) {
-		out_.push_back(static_cast<uint8_t>(v) | 0x80);
+		b[n++] = static_cast<uint8_t>(v) | 0x80;
 		v >>= 7;
 	}
-	out_.push_back(static_cast<uint8_t>(v));
+	b[n++] = static_cast<uint8_t>(v);
+	put(b, n);
+}
+
+void
+Writer::zeros(size_t n) {
+	static const uint8_t none[64] = {};
+	for (size_t left = n; left > 0;) {
+		size_t k = left < sizeof none ? left : sizeof none;
+		put(none, k);
+		left -= k;
+	}
 }
 
 void

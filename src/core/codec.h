@@ -12,20 +12,30 @@ class Writer {
 public:
 	Writer() = default;
 	explicit Writer(size_t reserve) { out_.reserve(reserve); }
+	// Writes into [buffer, buffer + capacity) instead of bytes of its own
+	// (the caller's memory, e.g. a bytea to return); Error(Internal) if
+	// more is written.
+	Writer(uint8_t *buffer, size_t capacity) : into_(buffer), capacity_(capacity) {}
 
-	void u8(uint8_t v) { out_.push_back(v); }
+	void u8(uint8_t v) { put(&v, 1); }
 	void be8(uint64_t v);
 	void varint(uint64_t v);
-	void raw(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
-	void zeros(size_t n) { out_.insert(out_.end(), n, 0); }
+	void raw(ByteView b) { put(b.data, b.size); }
+	void zeros(size_t n);
 	// A Vec length: usize is written as varint(u32) upstream.
 	void length(size_t n);
 
+	// Bytes written so far.
+	size_t size() const { return into_ ? used_ : out_.size(); }
 	const Bytes &bytes() const { return out_; }
 	Bytes take() { return std::move(out_); }
 
 private:
+	void put(const uint8_t *p, size_t n);
+
 	Bytes out_;
+	uint8_t *into_ = nullptr;
+	size_t capacity_ = 0, used_ = 0;
 };
 
 class Reader {

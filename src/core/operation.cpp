@@ -112,7 +112,7 @@ encode_op(const OpFormat &f, const Operation &op, Writer &w) {
 		return;
 	}
 	// Fixed: raw fields, floor as be8, zero-padded to fixed_total().
-	size_t start = w.bytes().size() - 1;
+	size_t start = w.size() - 1;
 	switch (op.kind) {
 	case OpKind::Delete:
 		w.raw(op.key);
@@ -130,7 +130,7 @@ encode_op(const OpFormat &f, const Operation &op, Writer &w) {
 		w.be8(op.floor);
 		break;
 	}
-	w.zeros(f.fixed_total() - (w.bytes().size() - start));
+	w.zeros(f.fixed_total() - (w.size() - start));
 }
 
 Bytes

@@ -80,14 +80,17 @@ decode_request(ByteView bytes) {
 	return req;
 }
 
-Bytes
-encode_response(const Response &resp) {
-	// One buffer of (at least) the final size: a response of thousands of
-	// operations would otherwise be moved on every doubling.
+size_t
+encoded_response_bound(const Response &resp) {
+	// The tag, the proof's size, and the three lengths fit in 64 bytes.
 	size_t size = 64 + 32 * (resp.proof.digests.size() + resp.pinned_nodes.size());
 	for (const Bytes &op : resp.operations)
 		size += op.size();
-	Writer w(size);
+	return size;
+}
+
+void
+encode_response(const Response &resp, Writer &w) {
 	w.u8(static_cast<uint8_t>(resp.kind));
 	encode_proof(resp.proof, w);
 	if (resp.kind == RequestKind::Operations) {
@@ -102,6 +105,14 @@ encode_response(const Response &resp) {
 		for (const Digest &d : resp.pinned_nodes)
 			w.raw(d);
 	}
+}
+
+Bytes
+encode_response(const Response &resp) {
+	// One buffer of (at least) the final size: a response of thousands of
+	// operations would otherwise be moved on every doubling.
+	Writer w(encoded_response_bound(resp));
+	encode_response(resp, w);
 	return w.take();
 }
 

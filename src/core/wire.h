@@ -59,6 +59,10 @@ struct Response {
 };
 
 Bytes encode_response(const Response &r);
+// The same into a Writer (one over the caller's memory: the bytea a server
+// returns), and an upper bound of the encoding's size to allocate first.
+void encode_response(const Response &r, Writer &w);
+size_t encoded_response_bound(const Response &r);
 // Caps as upstream: Operations carries <= max_ops ops and <= max_ops*122 proof
 // digests; Boundary <= 122 digests and <= 64 pins. Each op must decode under `format`.
 Response decode_response(ByteView bytes, uint64_t max_ops, const OpFormat &format);

@@ -211,6 +211,38 @@ TEST(Response, RoundTripFromADatabase) {
 	EXPECT_EQ(kind_of([&] { decode_response(extra, 1, f); }), DecodeErrorKind::ExtraData);
 }
 
+TEST(Response, EncodesIntoTheCallersMemory) {
+	// As qmdb.serve does: into a buffer of the bound's size, the same bytes
+	// as encode_response returns; a buffer too small is an error, not an
+	// overrun.
+	OpFormat f = fixed32();
+	MemoryDb db(f);
+	for (uint64_t i = 0; i < 30; i++)
+		db.apply_batch({{test::bytes_of(test::to_digest(i)), test::bytes_of(test::to_val(i, 0))}});
+	for (RequestKind kind : {RequestKind::Operations, RequestKind::Boundary}) {
+		Response r;
+		r.kind = kind;
+		uint64_t n = kind == RequestKind::Operations ? 9 : 1;
+		r.proof = db.historical_proof(db.size(), 11, n);
+		for (uint64_t l = 11; l < 11 + n; l++)
+			r.operations.push_back(db.op_bytes(l));
+		if (kind == RequestKind::Boundary)
+			r.pinned_nodes = db.pinned_nodes_at(11);
+		Bytes expected = encode_response(r);
+		size_t bound = encoded_response_bound(r);
+		ASSERT_GE(bound, expected.size());
+		Bytes buffer(bound + 1, 0xEE);
+		Writer w(buffer.data(), bound);
+		encode_response(r, w);
+		ASSERT_EQ(w.size(), expected.size());
+		EXPECT_EQ(Bytes(buffer.begin(), buffer.begin() + static_cast<long>(w.size())), expected);
+		EXPECT_EQ(buffer[bound], 0xEE); // nothing past the capacity
+		Bytes small(expected.size() - 1);
+		Writer short_writer(small.data(), small.size());
+		EXPECT_THROW(encode_response(r, short_writer), Error);
+	}
+}
+
 TEST(Response, CapsAreCheckedBeforeAllocating) {
 	OpFormat f = fixed32();
 	// A claimed 2^32-1 ops with max_ops huge: rejected as truncated, not allocated.

@@ -54,7 +54,7 @@ QMDB_FUNCTION(qmdb_serve) {
 		throw Error(ErrorCode::LimitExceeded, "request asks for " + std::to_string(req.max_ops) +
 		                                          " operations; qmdb.max_serve_ops is " +
 		                                          std::to_string(max_serve_ops));
-	Bytes out;
+	Response resp;
 	{
 		Spi spi(true);
 		TableDatabase db(spi, name, false);
@@ -71,9 +71,17 @@ QMDB_FUNCTION(qmdb_serve) {
 			throw Error(ErrorCode::LimitExceeded, "the response would exceed qmdb.max_response_bytes (" +
 			                                          std::to_string(max_response_bytes) +
 			                                          " bytes); ask for fewer operations");
-		out = encode_response(serve_request(db.hasher(), db, req));
+		resp = serve_request(db.hasher(), db, req);
 	}
-	PG_RETURN_BYTEA_P(to_bytea(out));
+	// Encoded straight into the bytea returned: a response is hundreds of
+	// kilobytes, and a copy of it into fresh memory costs as much as the
+	// encoding.
+	size_t bound = encoded_response_bound(resp);
+	bytea *out = pg_call([&] { return static_cast<bytea *>(palloc(VARHDRSZ + bound)); });
+	Writer w(reinterpret_cast<uint8_t *>(VARDATA(out)), bound);
+	encode_response(resp, w);
+	SET_VARSIZE(out, VARHDRSZ + w.size());
+	PG_RETURN_BYTEA_P(out);
 }
 
 // qmdb.verify_response(db, root, request, response) -> boolean: check a

@@ -1,8 +1,6 @@
 #include "journal_table.h"
 #include "bulk_insert.h"
 
-#include <exception>
-
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -10,6 +8,7 @@ extern "C" {
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
@@ -33,6 +32,110 @@ Param
 first_row_param(uint64_t loc) {
 	return int8_param(static_cast<int64>(window_start(loc)));
 }
+
+// The journal rows of one database in [from, below), in order or newest
+// first: one scan of the primary key, each row seen in place in its page
+// (no copy, no query to plan), read through a small ring of buffers (as a
+// large sequential scan reads) rather than through shared buffers at
+// large. A state rebuild reads the whole journal once, and a peer serving
+// a sync all of it: a ring keeps that from evicting (and, in a new
+// process, mapping) a buffer per page. Sees what a query would: earlier
+// commands of this transaction too.
+class JournalRows {
+public:
+	JournalRows(int32 db_id, uint64_t from, uint64_t below, bool backward)
+	    : direction_(backward ? BackwardScanDirection : ForwardScanDirection) {
+		pg_call([&] {
+			CommandCounterIncrement(); // as SPI does before each query
+			rel_ = table_openrv(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>("journal"), -1),
+			                    AccessShareLock);
+			index_ = index_open(RelationGetPrimaryKeyIndex(rel_), AccessShareLock);
+			snapshot_ = RegisterSnapshot(GetTransactionSnapshot());
+			ring_ = GetAccessStrategy(BAS_BULKREAD);
+			row_context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb journal row", ALLOCSET_DEFAULT_SIZES);
+			ScanKeyData keys[3];
+			ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(db_id));
+			ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(static_cast<int64>(from)));
+			ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(static_cast<int64>(below)));
+			scan_ = index_beginscan(rel_, index_, snapshot_, 3, 0);
+			index_rescan(scan_, keys, 3, nullptr, 0);
+		});
+	}
+	JournalRows(const JournalRows &) = delete;
+	JournalRows &operator=(const JournalRows &) = delete;
+	~JournalRows() {
+		// After a PostgreSQL error inside next() (a lock may still be held)
+		// only the transaction's abort may clean up; after any other error
+		// (a row that does not split, caught by qmdb.verify) the
+		// transaction goes on, so everything is released here.
+		if (failed_)
+			return;
+		try {
+			pg_call([&] {
+				if (BufferIsValid(buffer_))
+					ReleaseBuffer(buffer_);
+				index_endscan(scan_);
+				UnregisterSnapshot(snapshot_);
+				index_close(index_, AccessShareLock);
+				table_close(rel_, AccessShareLock);
+				FreeAccessStrategy(ring_);
+				MemoryContextDelete(row_context_);
+			});
+		} catch (...) {
+			// None of these raises once set up; were one to, the abort it
+			// leads to cleans up.
+		}
+	}
+
+	// The next row (its loc and ops), or false at the end. The bytes stay
+	// valid until the next call.
+	bool next(uint64_t *loc, ByteView *ops) {
+		bool found = false;
+		failed_ = true; // until pg_call returns
+		pg_call([&] {
+			if (BufferIsValid(buffer_)) {
+				ReleaseBuffer(buffer_);
+				buffer_ = InvalidBuffer;
+			}
+			MemoryContextReset(row_context_);
+			ItemPointer tid;
+			while (!found && (tid = index_getnext_tid(scan_, direction_)) != nullptr) {
+				buffer_ = ReadBufferExtended(rel_, MAIN_FORKNUM, ItemPointerGetBlockNumber(tid), RBM_NORMAL, ring_);
+				LockBuffer(buffer_, BUFFER_LOCK_SHARE);
+				HeapTupleData tuple;
+				ItemPointerData at = *tid;
+				bool all_dead;
+				found = heap_hot_search_buffer(&at, rel_, buffer_, snapshot_, &tuple, &all_dead, true);
+				LockBuffer(buffer_, BUFFER_LOCK_UNLOCK);
+				if (!found) { // an old version (a row rewritten by pruning)
+					ReleaseBuffer(buffer_);
+					buffer_ = InvalidBuffer;
+					continue;
+				}
+				// The pin keeps the tuple where it is; it is read in place.
+				bool null;
+				*loc = static_cast<uint64_t>(DatumGetInt64(heap_getattr(&tuple, 2, RelationGetDescr(rel_), &null)));
+				Datum d = heap_getattr(&tuple, 3, RelationGetDescr(rel_), &null);
+				MemoryContext old = MemoryContextSwitchTo(row_context_);
+				struct varlena *v = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d)));
+				MemoryContextSwitchTo(old);
+				*ops = ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v));
+			}
+		});
+		failed_ = false;
+		return found;
+	}
+
+private:
+	ScanDirection direction_;
+	Relation rel_ = nullptr, index_ = nullptr;
+	Snapshot snapshot_ = nullptr;
+	BufferAccessStrategy ring_ = nullptr;
+	MemoryContext row_context_ = nullptr;
+	IndexScanDesc scan_ = nullptr;
+	Buffer buffer_ = InvalidBuffer;
+	bool failed_ = false;
+};
 
 } // namespace
 
@@ -75,18 +178,20 @@ JournalTable::read(uint64_t start, uint64_t end) const {
 	if (start >= end)
 		return out;
 	out.reserve(end - start);
-	uint64 n = spi_->exec("SELECT loc, ops FROM qmdb.journal WHERE db_id = $1 AND loc >= $2 AND loc < $3 ORDER BY loc",
-	                      {int4_param(db_id_), first_row_param(start), int8_param(static_cast<int64>(end))});
 	uint64_t expect = start;
-	for (uint64 r = 0; r < n && expect < end; r++) {
-		uint64_t loc = static_cast<uint64_t>(spi_->i64(r, 0));
-		std::vector<ByteView> parts = split(spi_->view(r, 1), loc); // the row in place: no copy
-		if (loc + parts.size() <= start)
-			continue; // a row of the first window ending before the range
-		if (loc > expect || (expect > start && loc != expect))
-			break; // a gap or an overlap: reported below
-		for (uint64_t i = expect - loc; i < parts.size() && expect < end; i++, expect++)
-			out.push_back(parts[i].to_bytes());
+	{
+		JournalRows rows(db_id_, window_start(start), end, false);
+		uint64_t loc;
+		ByteView row;
+		while (expect < end && rows.next(&loc, &row)) {
+			std::vector<ByteView> parts = split(row, loc);
+			if (loc + parts.size() <= start)
+				continue; // a row of the first window ending before the range
+			if (loc > expect || (expect > start && loc != expect))
+				break; // a gap or an overlap: reported below
+			for (uint64_t i = expect - loc; i < parts.size() && expect < end; i++, expect++)
+				out.push_back(parts[i].to_bytes());
+		}
 	}
 	if (expect != end)
 		throw Error(ErrorCode::DataCorrupted, "journal operation " + std::to_string(expect) + " is missing (reading [" +
@@ -160,105 +265,6 @@ JournalTable::drop_from(uint64_t loc) {
 		    {int4_param(db_id_), int8_param(static_cast<int64>(cut->loc)), int8_param(static_cast<int64>(cut->below))});
 }
 
-namespace {
-
-// The journal rows of one database in [from, below), newest first: one
-// backward scan of the primary key, each row read through a small ring of
-// buffers (as a large sequential scan reads) rather than through shared
-// buffers at large, and seen in place in its page. A state rebuild reads
-// the whole journal once; a ring keeps that from evicting (and, in a new
-// process, mapping) a buffer per page.
-class BackwardRows {
-public:
-	BackwardRows(int32 db_id, uint64_t from, uint64_t below) {
-		pg_call([&] {
-			rel_ = table_openrv(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>("journal"), -1),
-			                    AccessShareLock);
-			index_ = index_open(RelationGetPrimaryKeyIndex(rel_), AccessShareLock);
-			snapshot_ = RegisterSnapshot(GetTransactionSnapshot());
-			ring_ = GetAccessStrategy(BAS_BULKREAD);
-			row_context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb journal row", ALLOCSET_DEFAULT_SIZES);
-			ScanKeyData keys[3];
-			ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(db_id));
-			ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(static_cast<int64>(from)));
-			ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_INT8LT, Int64GetDatum(static_cast<int64>(below)));
-			scan_ = index_beginscan(rel_, index_, snapshot_, 3, 0);
-			index_rescan(scan_, keys, 3, nullptr, 0);
-		});
-	}
-	BackwardRows(const BackwardRows &) = delete;
-	BackwardRows &operator=(const BackwardRows &) = delete;
-	~BackwardRows() {
-		// Leaving on an error: the transaction's abort releases all of it
-		// (pin, snapshot, relations, memory), and PostgreSQL may be in no
-		// state to be called before then.
-		if (std::uncaught_exceptions() > 0)
-			return;
-		try {
-			pg_call([&] {
-				if (BufferIsValid(buffer_))
-					ReleaseBuffer(buffer_);
-				index_endscan(scan_);
-				UnregisterSnapshot(snapshot_);
-				index_close(index_, AccessShareLock);
-				table_close(rel_, AccessShareLock);
-				FreeAccessStrategy(ring_);
-				MemoryContextDelete(row_context_);
-			});
-		} catch (...) {
-			// Not reachable in practice (none of these raise once set up);
-			// the abort that would follow cleans up.
-		}
-	}
-
-	// The next row (its loc and ops), or false at the end. The bytes stay
-	// valid until the next call.
-	bool next(uint64_t *loc, ByteView *ops) {
-		bool found = false;
-		pg_call([&] {
-			if (BufferIsValid(buffer_)) {
-				ReleaseBuffer(buffer_);
-				buffer_ = InvalidBuffer;
-			}
-			MemoryContextReset(row_context_);
-			ItemPointer tid;
-			while (!found && (tid = index_getnext_tid(scan_, BackwardScanDirection)) != nullptr) {
-				buffer_ = ReadBufferExtended(rel_, MAIN_FORKNUM, ItemPointerGetBlockNumber(tid), RBM_NORMAL, ring_);
-				LockBuffer(buffer_, BUFFER_LOCK_SHARE);
-				HeapTupleData tuple;
-				ItemPointerData at = *tid;
-				bool all_dead;
-				found = heap_hot_search_buffer(&at, rel_, buffer_, snapshot_, &tuple, &all_dead, true);
-				LockBuffer(buffer_, BUFFER_LOCK_UNLOCK);
-				if (!found) { // an old version (a row rewritten by pruning)
-					ReleaseBuffer(buffer_);
-					buffer_ = InvalidBuffer;
-					continue;
-				}
-				// The pin keeps the tuple where it is; it is read in place.
-				bool null;
-				*loc = static_cast<uint64_t>(DatumGetInt64(heap_getattr(&tuple, 2, RelationGetDescr(rel_), &null)));
-				Datum d = heap_getattr(&tuple, 3, RelationGetDescr(rel_), &null);
-				MemoryContext old = MemoryContextSwitchTo(row_context_);
-				struct varlena *v = pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d)));
-				MemoryContextSwitchTo(old);
-				*ops = ByteView(reinterpret_cast<const uint8_t *>(VARDATA_ANY(v)), VARSIZE_ANY_EXHDR(v));
-			}
-		});
-		return found;
-	}
-
-private:
-	Relation rel_ = nullptr, index_ = nullptr;
-	Snapshot snapshot_ = nullptr;
-	BufferAccessStrategy ring_ = nullptr;
-	MemoryContext row_context_ = nullptr;
-	IndexScanDesc scan_ = nullptr;
-	Buffer buffer_ = InvalidBuffer;
-};
-
-} // namespace
-
 bool
 JournalTable::scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit,
                             const std::function<void(ByteView op)> &ahead) const {
@@ -266,7 +272,7 @@ JournalTable::scan_backward(uint64_t start, uint64_t end, const std::function<bo
 	bool more = true;
 	uint64_t expect = end; // [expect, end) has been visited
 	{
-		BackwardRows rows(db_id_, window_start(start), end);
+		JournalRows rows(db_id_, window_start(start), end, true);
 		uint64_t loc;
 		ByteView row;
 		while (more && expect > start && rows.next(&loc, &row)) {
