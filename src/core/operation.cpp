@@ -215,9 +215,9 @@ decode_op_view(const OpFormat &f, Reader &r) {
 	return op;
 }
 
-Operation
-decode_op(const OpFormat &f, Reader &r) {
-	OpView v = decode_op_view(f, r);
+// An operation read in place, copied out.
+static Operation
+owned(const OpView &v) {
 	Operation op;
 	op.kind = v.kind;
 	op.key = v.key.to_bytes();
@@ -226,6 +226,11 @@ decode_op(const OpFormat &f, Reader &r) {
 		op.metadata = v.metadata->to_bytes();
 	op.floor = v.floor;
 	return op;
+}
+
+Operation
+decode_op(const OpFormat &f, Reader &r) {
+	return owned(decode_op_view(f, r));
 }
 
 OpView
@@ -238,10 +243,7 @@ decode_op_view(const OpFormat &format, ByteView bytes) {
 
 Operation
 decode_op(const OpFormat &format, ByteView bytes) {
-	Reader r(bytes);
-	Operation op = decode_op(format, r);
-	r.finish("operation");
-	return op;
+	return owned(decode_op_view(format, bytes));
 }
 
 std::vector<ByteView>
