@@ -1,6 +1,7 @@
 #include "key_set.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -143,23 +144,42 @@ KeySet::insert(ByteView key, uint8_t **payload) {
 void
 KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *payload)> &visit) {
 	sorted_ = true;
-	// Each slot becomes (the key's first 4 bytes, big-endian, zero-padded)
-	// << 32 | (offset + 1): integers order nearly every pair, and only equal
-	// leading bytes need a look at the keys. Zero padding keeps the order
-	// right: a key that pads is a prefix of the other up to there.
-	// Read in the arena's order (not the slots'), one pass through memory.
-	size_t n = 0;
-	for (size_t b = 0; b < blocks_.size(); b++) {
-		size_t end = b + 1 < blocks_.size() ? block_used_[b] : used_;
-		for (size_t at = 0; at < end;) {
-			ByteView k = this->at(b * BLOCK + at);
-			uint32_t prefix = 0;
-			for (size_t i = 0; i < 4; i++)
-				prefix = prefix << 8 | (i < k.size ? k[i] : 0);
-			slots_[n++] = uint64_t(prefix) << 32 | (b * BLOCK + at + 1);
-			at += 4 + k.size + payload_;
+	// Each slot becomes (4 bytes of the key, big-endian, zero-padded) << 32
+	// | (offset + 1): integers order nearly every pair, and only equal bytes
+	// there need a look at the keys. The 4 bytes are the first after what
+	// every key shares (keys like "account:..." would otherwise tie on all
+	// of them). Zero padding keeps the order right: a key that pads is a
+	// prefix of the other up to there. The arena is read in its own order
+	// (not the slots'), one pass through memory each time.
+	auto for_each_key = [&](auto &&f) {
+		for (size_t b = 0; b < blocks_.size(); b++) {
+			size_t end = b + 1 < blocks_.size() ? block_used_[b] : used_;
+			for (size_t at = 0; at < end;) {
+				ByteView k = this->at(b * BLOCK + at);
+				f(k, b * BLOCK + at);
+				at += 4 + k.size + payload_;
+			}
 		}
-	}
+	};
+	size_t shared = SIZE_MAX;
+	ByteView first;
+	for_each_key([&](ByteView k, size_t) {
+		if (shared == SIZE_MAX) {
+			first = k;
+			shared = k.size;
+		}
+		size_t i = 0;
+		while (i < shared && i < k.size && k[i] == first[i])
+			i++;
+		shared = i;
+	});
+	size_t n = 0;
+	for_each_key([&](ByteView k, size_t offset) {
+		uint32_t prefix = 0;
+		for (size_t i = shared; i < shared + 4; i++)
+			prefix = prefix << 8 | (i < k.size ? k[i] : 0);
+		slots_[n++] = uint64_t(prefix) << 32 | (offset + 1);
+	});
 	if (n != count_)
 		throw std::logic_error("KeySet: the arena does not hold every key");
 	slots_.resize(n);

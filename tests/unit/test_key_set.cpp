@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <map>
 #include <random>
 
@@ -156,4 +157,31 @@ TEST(KeySet, ReservesWithinTheBudget) {
 	small.reserve(1000000); // 16 MiB of slots: beyond the budget, ignored
 	EXPECT_EQ(small.memory(), 0u);
 	EXPECT_EQ(small.insert(key_of(1)), KeySet::Insert::Added);
+}
+
+TEST(KeySet, VisitsKeysWithACommonStartInByteaOrder) {
+	// Every key starts "account:" (the sort looks past what all share), one
+	// is that start alone, and the suffixes tie on their first bytes too.
+	std::vector<Bytes> keys;
+	auto with = [](const std::string &s) { return Bytes(s.begin(), s.end()); };
+	keys.push_back(with("account:"));
+	for (uint64_t i = 0; i < 3000; i++) {
+		Bytes k = with("account:");
+		Bytes tail = key_of(i * 40503u, 1 + i % 9);
+		if (i % 3 == 0)
+			tail.insert(tail.begin(), {7, 7, 7, 7}); // ties on the next 4 bytes
+		k.insert(k.end(), tail.begin(), tail.end());
+		keys.push_back(k);
+	}
+	std::sort(keys.begin(), keys.end());
+	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+	KeySet set(8 << 20);
+	std::vector<Bytes> shuffled = keys;
+	std::mt19937 rng(11);
+	std::shuffle(shuffled.begin(), shuffled.end(), rng);
+	for (const Bytes &k : shuffled)
+		ASSERT_EQ(set.insert(k), KeySet::Insert::Added);
+	std::vector<Bytes> order;
+	set.visit_sorted([&](ByteView k, const uint8_t *) { order.emplace_back(k.data, k.data + k.size); });
+	EXPECT_EQ(order, keys);
 }
