@@ -243,8 +243,11 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 			state = spi.str(0, 0);
 			phase = spi.str(0, 1);
 			int32 id = spi.i32(0, 2);
-			// A job whose worker is gone (restart without the launcher): start it.
-			if (!started_worker && state == "running" && !worker_running(spi, id)) {
+			// A job whose worker is gone (restart without the launcher): start
+			// it. Not in the first second: a worker sync_start or sync_resume
+			// just asked for takes a moment to start and take its lock.
+			double waited = static_cast<double>(GetCurrentTimestamp() - started) / 1e6;
+			if (!started_worker && state == "running" && waited >= 1.0 && !worker_running(spi, id)) {
 				start_sync_worker(id, MyDatabaseId);
 				started_worker = true;
 			}
