@@ -37,8 +37,18 @@ best() { [ "$2" -gt "$1" ] && echo "$2" || echo "$1"; }
 
 # Ours: verified sync. One session waits for it on the server (sync_wait
 # sleeps on its latch); the worker's memory is sampled from /proc, with no
-# query while it runs (a psql every 0.1 s costs these 2 cores a few percent).
+# query while it runs (a psql every 0.1 s costs these 2 cores a few percent):
+# the worker is found by its process title, a child of R's postmaster.
 peak_kb=0
+find_worker() {
+	local postmaster
+	postmaster=$(head -1 "$(node_dir "$R")/data/postmaster.pid")
+	if command -v pgrep >/dev/null; then
+		pgrep -P "$postmaster" -f "qmdb sync worker for" | head -1 || true
+	else
+		q "$R" -c "SELECT worker_pid FROM qmdb.sync_status WHERE worker_pid IS NOT NULL"
+	fi
+}
 run_ours() {
 	q "$R" -c "SELECT qmdb.drop_database('d') FROM qmdb.databases WHERE name = 'd'" >/dev/null
 	local t0 t1 pid="" kb waiter line
@@ -47,7 +57,7 @@ run_ours() {
 	q "$R" -c "SELECT qmdb.sync_wait('d', '600 seconds')" >"$(node_dir "$R")/wait.out" &
 	waiter=$!
 	while kill -0 "$waiter" 2>/dev/null; do
-		[ -n "$pid" ] || pid=$(q "$R" -c "SELECT worker_pid FROM qmdb.sync_status WHERE worker_pid IS NOT NULL")
+		[ -n "$pid" ] || pid=$(find_worker)
 		if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
 			while read -r line; do
 				case "$line" in RssAnon:*)
