@@ -1,14 +1,12 @@
 #include "new_btree.h"
+#include "new_file.h"
 
 extern "C" {
 #include "access/multixact.h"
 #include "access/nbtree.h"
 #include "access/table.h"
-#include "access/xloginsert.h"
 #include "catalog/index.h"
-#include "catalog/namespace.h"
 #include "commands/vacuum.h"
-#include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "storage/smgr.h"
@@ -24,18 +22,6 @@ extern "C" {
 namespace qmdb::pg {
 
 namespace {
-
-Relation
-open_new(const std::string &name, bool index) {
-	RangeVar *rv = makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>(name.c_str()), -1);
-	Relation rel = index ? index_open(RangeVarGetRelid(rv, AccessExclusiveLock, false), AccessExclusiveLock)
-	                     : table_openrv(rv, AccessExclusiveLock);
-	// Written behind the buffer manager's back: only safe for a file no
-	// one else can have read or written.
-	if (rel->rd_createSubid == InvalidSubTransactionId && rel->rd_firstRelfilenodeSubid == InvalidSubTransactionId)
-		elog(ERROR, "qmdb.%s was not created in this transaction", name.c_str());
-	return rel;
-}
 
 // A tuple's item on a page at `offset`. The first item of every internal
 // page is a minus infinity downlink: the header alone, no key (nbtree's
@@ -77,23 +63,23 @@ drop_high_key_slot(Page page) {
 
 NewBtree::NewBtree(const std::string &table, const std::string &index) {
 	pg_call([&] {
-		heap_ = open_new(table, false);
-		index_ = open_new(index, true);
+		heap_ = open_new_relation(table, false);
+		index_ = open_new_relation(index, true);
 		if (index_->rd_rel->relam != BTREE_AM_OID || !index_->rd_index->indisunique ||
 		    IndexRelationGetNumberOfAttributes(index_) != 1 ||
 		    TupleDescAttr(RelationGetDescr(index_), 0)->atttypid != BYTEAOID ||
 		    index_->rd_index->indrelid != RelationGetRelid(heap_))
 			elog(ERROR, "qmdb.%s is not a unique btree on one bytea column of qmdb.%s", index.c_str(), table.c_str());
+		context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb new btree", ALLOCSET_DEFAULT_SIZES);
+		file_.emplace(index_, context_);
 		// An empty build leaves the metapage alone in the file.
-		written_ = RelationGetNumberOfBlocks(index_);
-		if (written_ != 1)
+		if (file_->blocks() != 1)
 			elog(ERROR, "qmdb.%s is not empty", index.c_str());
 		// Nothing of it may be in shared buffers (a page read back since
 		// the empty build would hide what is written here): drop any.
 		ForkNumber fork = MAIN_FORKNUM;
 		BlockNumber first = 0;
 		DropRelFileNodeBuffers(RelationGetSmgr(index_), &fork, 1, &first);
-		context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb new btree", ALLOCSET_DEFAULT_SIZES);
 		key_context_ = AllocSetContextCreate(context_, "qmdb new btree key", ALLOCSET_SMALL_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(context_);
 		BTScanInsert scan_key = _bt_mkscankey(index_, nullptr);
@@ -138,22 +124,8 @@ NewBtree::start_level() {
 void
 NewBtree::write_page(char *page, BlockNumber block) {
 	// Caller is inside pg_call. Pages are finished out of block order (a
-	// parent after its children): a gap is zero-filled, then overwritten.
-	if (RelationNeedsWAL(index_))
-		log_newpage(&index_->rd_node, MAIN_FORKNUM, block, static_cast<Page>(page), true);
-	SMgrRelation smgr = RelationGetSmgr(index_);
-	while (block > written_) {
-		if (!zero_page_)
-			zero_page_ = static_cast<char *>(MemoryContextAllocZero(context_, BLCKSZ));
-		smgrextend(smgr, MAIN_FORKNUM, written_++, zero_page_, true);
-	}
-	PageSetChecksumInplace(static_cast<Page>(page), block);
-	if (block == written_) {
-		smgrextend(smgr, MAIN_FORKNUM, block, page, true);
-		written_++;
-	} else {
-		smgrwrite(smgr, MAIN_FORKNUM, block, page, true);
-	}
+	// parent after its children).
+	file_->write(page, block);
 	pfree(page);
 }
 
@@ -279,16 +251,13 @@ NewBtree::finish() {
 		_bt_initmetapage(static_cast<Page>(meta), root, root_level,
 		                 static_cast<BTScanInsert>(scan_key_)->allequalimage);
 		write_page(meta, BTREE_METAPAGE);
-		// A checkpoint between a page's record and its write would not
-		// flush it: sync the file before commit.
-		if (RelationNeedsWAL(index_))
-			smgrimmedsync(RelationGetSmgr(index_), MAIN_FORKNUM);
+		file_->sync();
 		// The relcache may hold the empty build's metapage.
 		CacheInvalidateRelcache(index_);
 		// The sizes CREATE INDEX records, for the planner until ANALYZE.
 		double n = static_cast<double>(keys_);
-		vac_update_relstats(index_, written_, n, 0, false, InvalidTransactionId, InvalidMultiXactId, nullptr, nullptr,
-		                    true);
+		vac_update_relstats(index_, file_->blocks(), n, 0, false, InvalidTransactionId, InvalidMultiXactId, nullptr,
+		                    nullptr, true);
 		vac_update_relstats(heap_, RelationGetNumberOfBlocks(heap_), n, 0, true, InvalidTransactionId,
 		                    InvalidMultiXactId, nullptr, nullptr, true);
 		MemoryContextSwitchTo(old);

@@ -3,8 +3,8 @@
 // leaf pages are filled left to right to the index's fillfactor, each full
 // page's high key becomes a downlink on the level above, and the metapage
 // points at the one page left on the top level. Pages are laid out in local
-// memory and go straight to the file, each logged as one page image, as
-// NewHeap writes the table's.
+// memory and go straight to the file, each logged as one page image
+// (NewFile), as NewHeap writes the table's.
 //
 // For the synced state's primary key: the rebuild has every live key in
 // memory already (KeySet), so sorting them there and writing the pages
@@ -14,9 +14,11 @@
 #pragma once
 
 #include "../guard.h"
+#include "new_file.h"
 
 #include "core/bytes.h"
 
+#include <optional>
 #include <string>
 
 extern "C" {
@@ -66,8 +68,7 @@ private:
 	Level levels_[MAX_LEVELS] = {};
 	int level_count_ = 0;
 	BlockNumber next_block_ = 1; // block 0 is the metapage
-	BlockNumber written_ = 0;    // blocks in the file
-	char *zero_page_ = nullptr;
+	std::optional<NewFile> file_;
 	// The last key added, to check the order.
 	char *last_key_ = nullptr;
 	size_t last_size_ = 0, last_capacity_ = 0;

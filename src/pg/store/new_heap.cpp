@@ -5,13 +5,9 @@ extern "C" {
 #include "access/heaptoast.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xloginsert.h"
-#include "catalog/namespace.h"
-#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
-#include "storage/smgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 }
@@ -20,17 +16,11 @@ namespace qmdb::pg {
 
 NewHeap::NewHeap(const std::string &table) {
 	pg_call([&] {
-		rel_ = table_openrv(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>(table.c_str()), -1),
-		                    RowExclusiveLock);
-		// Written behind the buffer manager's back: only safe for a file no
-		// one else can have read or written.
-		if (rel_->rd_createSubid == InvalidSubTransactionId &&
-		    rel_->rd_firstRelfilenodeSubid == InvalidSubTransactionId)
-			elog(ERROR, "qmdb.%s was not created in this transaction", table.c_str());
-		block_ = RelationGetNumberOfBlocks(rel_);
-		if (block_ != 0)
-			elog(ERROR, "qmdb.%s is not empty", table.c_str());
+		rel_ = open_new_relation(table, false);
 		context_ = AllocSetContextCreate(CurrentMemoryContext, "qmdb new heap", ALLOCSET_DEFAULT_SIZES);
+		file_.emplace(rel_, context_);
+		if (file_->blocks() != 0)
+			elog(ERROR, "qmdb.%s is not empty", table.c_str());
 		row_context_ = AllocSetContextCreate(context_, "qmdb new heap row", ALLOCSET_DEFAULT_SIZES);
 		page_ = static_cast<char *>(MemoryContextAlloc(context_, BLCKSZ));
 		xid_ = GetCurrentTransactionId();
@@ -41,12 +31,7 @@ NewHeap::NewHeap(const std::string &table) {
 void
 NewHeap::write_page() {
 	// Caller is inside pg_call.
-	Page page = static_cast<Page>(page_);
-	if (RelationNeedsWAL(rel_))
-		log_newpage(&rel_->rd_node, MAIN_FORKNUM, block_, page, true);
-	PageSetChecksumInplace(page, block_);
-	smgrextend(RelationGetSmgr(rel_), MAIN_FORKNUM, block_, page_, true);
-	block_++;
+	file_->write(page_, block_++);
 	page_used_ = false;
 }
 
@@ -102,8 +87,7 @@ NewHeap::finish() {
 	pg_call([&] {
 		if (page_used_)
 			write_page();
-		if (RelationNeedsWAL(rel_))
-			smgrimmedsync(RelationGetSmgr(rel_), MAIN_FORKNUM);
+		file_->sync();
 		pgstat_count_heap_insert(rel_, static_cast<PgStat_Counter>(rows_));
 		table_close(rel_, NoLock);
 		rel_ = nullptr;

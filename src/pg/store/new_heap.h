@@ -1,6 +1,6 @@
 // Filling a table created in this transaction the way CLUSTER fills its new
 // heap: rows are laid out in pages in local memory and each full page goes
-// straight to the table's file, logged to WAL as one page image. Shared
+// straight to the table's file, logged to WAL as one page image (NewFile). Shared
 // buffers, the relation extension lock and the per-page insert record are
 // all skipped: nothing else can see the table before commit, and an abort
 // removes its file. Used for a synced database's state, a million rows or
@@ -13,11 +13,13 @@
 #pragma once
 
 #include "../guard.h"
+#include "new_file.h"
 
 extern "C" {
 #include "storage/itemptr.h"
 }
 
+#include <optional>
 #include <string>
 
 namespace qmdb::pg {
@@ -45,6 +47,7 @@ private:
 	Relation rel_ = nullptr;
 	MemoryContext context_ = nullptr; // the page and each row's tuple
 	MemoryContext row_context_ = nullptr;
+	std::optional<NewFile> file_;
 	char *page_ = nullptr;
 	bool page_used_ = false;
 	BlockNumber block_ = 0;

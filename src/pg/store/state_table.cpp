@@ -18,9 +18,18 @@ namespace qmdb::pg {
 namespace {
 
 // Identifiers are built from the integer id only, so nothing needs quoting.
+// The partition in schema qmdb, and its primary key's index.
+std::string
+partition_table(int32 db_id) {
+	return "state_" + std::to_string(db_id);
+}
 std::string
 partition_name(int32 db_id) {
-	return "qmdb.state_" + std::to_string(db_id);
+	return "qmdb." + partition_table(db_id);
+}
+std::string
+partition_key(int32 db_id) {
+	return partition_table(db_id) + "_pkey";
 }
 
 } // namespace
@@ -51,19 +60,17 @@ namespace {
 // nullopt when the keys do not fit `budget` bytes (nothing is counted as
 // loaded then, but rows may have been written: the caller truncates).
 std::optional<uint64_t>
-load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
+load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
                 const std::function<void(uint64_t loc)> &live) {
-	std::string table = "state_" + std::to_string(db_id);
 	// Each key's payload: its row's address, or zeros (no offset is 0) for
 	// a key whose last write deletes it.
 	KeySet seen(budget, sizeof(ItemPointerData));
 	seen.reserve(static_cast<size_t>(end - floor)); // at most a key an operation
-	NewHeap heap(table);
+	NewHeap heap(partition_table(db_id));
 	ByteaBuffer key_datum, value_datum;
 	bool fixed = format.key_size && format.value_size;
 	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
 	JournalTable journal(db_id, format);
-	journal.attach(spi);
 	// Fixed sizes put the key and the value at fixed offsets in both
 	// encodings (tag, key, value): no decoding.
 	auto read = [&](ByteView op) {
@@ -72,19 +79,17 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 		return decode_op_view(format, op);
 	};
 	auto visit = [&](uint64_t loc, ByteView op) {
-		OpView decoded = read(op);
-		OpKind kind = decoded.kind;
-		ByteView key = decoded.key, value = decoded.value;
-		if (kind != OpKind::Update && kind != OpKind::Delete)
+		OpView o = read(op);
+		if (o.kind != OpKind::Update && o.kind != OpKind::Delete)
 			return true;
 		uint8_t *row_address = nullptr;
-		KeySet::Insert r = seen.insert(key, &row_address);
+		KeySet::Insert r = seen.insert(o.key, &row_address);
 		if (r == KeySet::Insert::Full)
 			return false;
-		if (r == KeySet::Insert::Present || kind == OpKind::Delete)
+		if (r == KeySet::Insert::Present || o.kind == OpKind::Delete)
 			return true; // an older write of a key decided above, or a deleted key
-		Datum row[4] = {Int32GetDatum(db_id), key_datum.set(key), Int64GetDatum(static_cast<int64>(loc)),
-		                value_datum.set(value)};
+		Datum row[4] = {Int32GetDatum(db_id), key_datum.set(o.key), Int64GetDatum(static_cast<int64>(loc)),
+		                value_datum.set(o.value)};
 		ItemPointerData at = heap.add(row);
 		std::memcpy(row_address, &at, sizeof at);
 		live(loc);
@@ -101,7 +106,7 @@ load_by_key_set(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, u
 	heap.finish();
 	if (!fits)
 		return std::nullopt;
-	NewBtree index(table, table + "_pkey");
+	NewBtree index(partition_table(db_id), partition_key(db_id));
 	seen.visit_sorted([&](ByteView key, const uint8_t *row_address) {
 		ItemPointerData at;
 		std::memcpy(&at, row_address, sizeof at);
@@ -148,7 +153,7 @@ load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint
 	                {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
 	                 text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
 	                 opt_int4_param(format.value_size), int8_param(static_cast<int64>(JOURNAL_WINDOW))});
-	NewHeap heap("state_" + std::to_string(db_id));
+	NewHeap heap(partition_table(db_id));
 	for (uint64 n; (n = spi.fetch(10000)) > 0;) {
 		for (uint64 i = 0; i < n; i++) {
 			int64 loc = spi.i64(i, 1);
@@ -175,21 +180,21 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	spi.exec_once("CREATE TABLE " + table + " (LIKE qmdb.state, CONSTRAINT state_" + id +
 	              "_db_id CHECK (db_id = " + id + "))");
 	// The primary key's index, empty: the key-set way fills its pages.
-	spi.exec_once("CREATE UNIQUE INDEX state_" + id + "_pkey ON " + table + " (key)");
+	spi.exec_once("CREATE UNIQUE INDEX " + partition_key(db_id) + " ON " + table + " (key)");
 	// Both ways are maintenance work, like building an index: that budget.
 	std::optional<uint64_t> count =
-	    load_by_key_set(spi, db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
+	    load_by_key_set(db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
 	// The key set is gone: hand its memory back before an index build
 	// takes its own maintenance_work_mem, so the two never add up.
 	malloc_trim(0);
 	*sorted = !count;
 	if (count) {
-		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY USING INDEX state_" + id + "_pkey");
+		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY USING INDEX " + partition_key(db_id));
 	} else {
 		// Rows a partial pass inserted go; the live locations it reported
 		// were right (each a key's last write) and are reported again. The
 		// index is built by CREATE INDEX's sort once the rows are in.
-		spi.exec_once("DROP INDEX " + table + "_pkey");
+		spi.exec_once("DROP INDEX qmdb." + partition_key(db_id));
 		spi.exec_once("TRUNCATE " + table);
 		count = load_by_sort(spi, db_id, format, floor, end, live);
 		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");

@@ -527,10 +527,7 @@ SyncWorker::run() {
 		for (auto &p : peers_)
 			p->poll(now, job_.options.request_timeout, events);
 		bool waiting = !events.empty() || (rebuilding_ && !paused_);
-		wait_for_events(waiting ? 0 : 0.5);
-		now = now_seconds();
-		for (auto &p : peers_)
-			p->poll(now, job_.options.request_timeout, events);
+		wait_for_events(waiting ? 0 : 0.5); // what it woke for, the loop's first poll reads
 	}
 }
 
