@@ -28,8 +28,8 @@ INCLUDEDIR_SERVER := $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
 INCLUDEDIR := $(shell $(PG_CONFIG) --includedir 2>/dev/null)
 PG_CPPFLAGS = -Isrc -isystem $(INCLUDEDIR_SERVER) -isystem $(INCLUDEDIR) -DPG_QMDB_VERSION='"$(EXTVERSION)"'
 # -MMD -MP: header dependencies, so editing a header rebuilds its users.
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-register -MMD -MP
-SHLIB_LINK  = -lpq -lcrypto -lstdc++
+PG_CXXFLAGS = -std=c++17 -pthread -Wall -Wextra -Werror -Wno-register -MMD -MP
+SHLIB_LINK  = -lpq -lcrypto -lstdc++ -pthread
 
 # The LLVM bitcode PGXS would build for JIT needs clang and buys us nothing.
 override with_llvm = no

@@ -1,10 +1,13 @@
 #include "key_set.h"
+#include "quiet_thread.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
 #include "core_only.h"
 
@@ -29,11 +32,28 @@ process_seed() {
 
 constexpr size_t MAX_BUDGET = size_t(3) << 30;
 constexpr size_t FIRST_SLOTS = 1024;
+// Below this many keys a second thread is not worth its start.
+constexpr size_t PARALLEL_SORT_FROM = size_t(1) << 16;
 
 } // namespace
 
 KeySet::KeySet(size_t budget_bytes, size_t payload_bytes)
     : budget_(std::min(budget_bytes, MAX_BUDGET)), payload_(payload_bytes), seed_(process_seed()) {}
+
+KeySet::~KeySet() {
+	for (uint8_t *slab : slabs_)
+		big_free(slab, BIG_PAGE);
+}
+
+uint8_t *
+KeySet::new_block() {
+	size_t in_slab = blocks_.size() % BLOCKS_PER_SLAB;
+	if (in_slab == 0) {
+		slabs_.reserve(slabs_.size() + 1); // so the push below cannot throw and leak
+		slabs_.push_back(static_cast<uint8_t *>(big_alloc(BIG_PAGE)));
+	}
+	return slabs_.back() + in_slab * BLOCK;
+}
 
 uint64_t
 KeySet::hash(ByteView key) const {
@@ -52,7 +72,7 @@ KeySet::hash(ByteView key) const {
 
 ByteView
 KeySet::at(size_t offset) const {
-	const uint8_t *p = blocks_[offset / BLOCK].get() + offset % BLOCK;
+	const uint8_t *p = blocks_[offset / BLOCK] + offset % BLOCK;
 	uint32_t len;
 	std::memcpy(&len, p, 4);
 	return ByteView(p + 4, len);
@@ -78,7 +98,7 @@ KeySet::reserve(size_t keys) {
 
 void
 KeySet::rehash(size_t n) {
-	std::vector<uint64_t> old;
+	decltype(slots_) old;
 	old.swap(slots_);
 	slots_.assign(n, 0);
 	// A slot's home comes from its tag alone: moving it needs no look at
@@ -121,14 +141,15 @@ KeySet::insert(ByteView key, uint8_t **payload) {
 		if (need > BLOCK || blocks * BLOCK + slots_.size() * sizeof(uint64_t) > budget_ ||
 		    blocks * BLOCK >= (uint64_t(1) << 32) - 1)
 			return Insert::Full;
+		uint8_t *block = new_block();
 		if (!blocks_.empty())
 			block_used_.push_back(static_cast<uint32_t>(used_));
-		blocks_.emplace_back(new uint8_t[BLOCK]);
+		blocks_.push_back(block);
 		used_ = 0;
 	}
 	uint64_t offset = (blocks_.size() - 1) * BLOCK + used_;
 	uint32_t len = static_cast<uint32_t>(key.size);
-	uint8_t *p = blocks_.back().get() + used_;
+	uint8_t *p = blocks_.back() + used_;
 	std::memcpy(p, &len, 4);
 	if (key.size)
 		std::memcpy(p + 4, key.data, key.size);
@@ -184,22 +205,45 @@ KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *paylo
 		throw std::logic_error("KeySet: the arena does not hold every key");
 	slots_.resize(n);
 	auto key = [this](uint64_t v) { return at(static_cast<size_t>((v & 0xFFFFFFFFu) - 1)); };
-	std::sort(slots_.begin(), slots_.end(), [&](uint64_t a, uint64_t b) {
+	auto less = [&](uint64_t a, uint64_t b) {
 		if ((a >> 32) != (b >> 32))
 			return a < b;
 		ByteView x = key(a), y = key(b);
 		int c = std::memcmp(x.data, y.data, std::min(x.size, y.size));
 		return c < 0 || (c == 0 && x.size < y.size);
-	});
-	// Keys come in sorted order, so from all over the arena: fetch a few
-	// ahead.
-	constexpr size_t AHEAD = 8;
-	for (size_t i = 0; i < n; i++) {
-		if (i + AHEAD < n) {
-			size_t ahead = static_cast<size_t>((slots_[i + AHEAD] & 0xFFFFFFFFu) - 1);
-			__builtin_prefetch(blocks_[ahead / BLOCK].get() + ahead % BLOCK);
+	};
+	// Two sorted runs, [0, half) and [half, n): a big set's first half is
+	// sorted on a helper thread meanwhile (the rebuild leaves the other
+	// core idle); the visit below merges them.
+	auto begin = slots_.begin();
+	size_t half = n;
+	if (n >= PARALLEL_SORT_FROM) {
+		half = n / 2;
+		std::thread helper;
+		try {
+			helper = start_quiet_thread([&] { std::sort(begin, begin + static_cast<std::ptrdiff_t>(half), less); });
+		} catch (const std::system_error &) {
+			std::sort(begin, begin + static_cast<std::ptrdiff_t>(half), less); // no thread to be had
 		}
-		ByteView k = key(slots_[i]);
+		std::sort(begin + static_cast<std::ptrdiff_t>(half), slots_.end(), less);
+		if (helper.joinable())
+			helper.join();
+	} else {
+		std::sort(begin, slots_.end(), less);
+	}
+	// Keys come in sorted order, so from all over the arena: fetch a few
+	// ahead in each run.
+	constexpr size_t AHEAD = 8;
+	auto fetch_ahead = [&](size_t i, size_t end) {
+		if (i + AHEAD < end) {
+			size_t ahead = static_cast<size_t>((slots_[i + AHEAD] & 0xFFFFFFFFu) - 1);
+			__builtin_prefetch(blocks_[ahead / BLOCK] + ahead % BLOCK);
+		}
+	};
+	for (size_t i = 0, j = half; i < half || j < n;) {
+		size_t take = j == n || (i < half && !less(slots_[j], slots_[i])) ? i++ : j++;
+		fetch_ahead(take, take < half ? half : n);
+		ByteView k = key(slots_[take]);
 		visit(k, k.data + k.size);
 	}
 }

@@ -12,6 +12,7 @@
 // peers' data, and a fixed hash would let crafted keys collide on purpose.
 #pragma once
 
+#include "big_memory.h"
 #include "bytes.h"
 
 #include <functional>
@@ -26,6 +27,9 @@ public:
 	// `budget_bytes` (at most 3 GiB: offsets are 32-bit). Every key gets
 	// `payload_bytes` of its own.
 	explicit KeySet(size_t budget_bytes, size_t payload_bytes = 0);
+	~KeySet();
+	KeySet(const KeySet &) = delete;
+	KeySet &operator=(const KeySet &) = delete;
 
 	// Room for `keys` keys in the hash table up front (no rehash while they
 	// come in), if that fits the budget; otherwise the table grows as usual.
@@ -44,7 +48,8 @@ public:
 	// Ends the set's use as a set (insert throws after it): calls `visit`
 	// with every key and its payload in PostgreSQL's bytea order (bytewise,
 	// a shorter key first where one is a prefix of the other). Sorts in
-	// the set's own memory.
+	// the set's own memory, a big set's two halves on two threads (a
+	// quiet_thread; `visit` runs on the caller's thread only).
 	void visit_sorted(const std::function<void(ByteView key, const uint8_t *payload)> &visit);
 
 	size_t size() const { return count_; }
@@ -52,6 +57,8 @@ public:
 
 private:
 	static constexpr size_t BLOCK = size_t(64) << 10; // keys are at most a few KiB
+	// Blocks are cut from slabs of big_alloc'd memory, BIG_PAGE each.
+	static constexpr size_t BLOCKS_PER_SLAB = BIG_PAGE / BLOCK;
 	uint64_t hash(ByteView key) const;
 	// The slot a tag hashes to: its top bits scaled to the table (so the
 	// tag's other bits still tell apart keys that share a home).
@@ -59,16 +66,18 @@ private:
 	ByteView stored(uint64_t slot) const { return at(static_cast<size_t>((slot >> 32) - 1)); }
 	ByteView at(size_t offset) const;
 	bool grow();
+	uint8_t *new_block();
 	void rehash(size_t slots);
 
 	size_t budget_;
 	size_t payload_;
 	uint64_t seed_;
 	bool sorted_ = false;
-	std::vector<uint64_t> slots_; // 0: empty; else (arena offset + 1) << 32 | tag
+	std::vector<uint64_t, BigAllocator<uint64_t>> slots_; // 0: empty; else (arena offset + 1) << 32 | tag
 	// The arena: each key as a 4-byte length, its bytes, then its payload,
 	// never across blocks. Offset o is byte o % BLOCK of block o / BLOCK.
-	std::vector<std::unique_ptr<uint8_t[]>> blocks_;
+	std::vector<uint8_t *> blocks_;
+	std::vector<uint8_t *> slabs_;
 	std::vector<uint32_t> block_used_; // bytes used in each block but the last
 	size_t used_ = 0;                  // bytes used in the last block
 	size_t count_ = 0;

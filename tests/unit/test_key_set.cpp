@@ -1,3 +1,4 @@
+#include "core/big_memory.h"
 #include "core/key_set.h"
 
 #include <gtest/gtest.h>
@@ -184,4 +185,58 @@ TEST(KeySet, VisitsKeysWithACommonStartInByteaOrder) {
 	std::vector<Bytes> order;
 	set.visit_sorted([&](ByteView k, const uint8_t *) { order.emplace_back(k.data, k.data + k.size); });
 	EXPECT_EQ(order, keys);
+}
+
+TEST(KeySet, SortsABigSetOnTwoThreadsInByteaOrder) {
+	// Past the size that splits the sort in two runs merged on the way
+	// out; a run of keys sharing their first 4 bytes too.
+	std::vector<Bytes> keys;
+	for (uint64_t i = 0; i < 150000; i++)
+		keys.push_back(key_of(i * 2654435761u, 1 + i % 33));
+	for (uint64_t i = 0; i < 3000; i++) {
+		Bytes k = {9, 9, 9, 9};
+		Bytes tail = key_of(i, 1 + i % 5);
+		k.insert(k.end(), tail.begin(), tail.end());
+		keys.push_back(k);
+	}
+	std::sort(keys.begin(), keys.end());
+	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+	KeySet set(64 << 20, 4);
+	std::vector<Bytes> shuffled = keys;
+	std::mt19937 rng(5);
+	std::shuffle(shuffled.begin(), shuffled.end(), rng);
+	for (const Bytes &k : shuffled) {
+		uint8_t *p;
+		ASSERT_EQ(set.insert(k, &p), KeySet::Insert::Added);
+		uint32_t n = static_cast<uint32_t>(k.size());
+		std::memcpy(p, &n, 4);
+	}
+	std::vector<Bytes> order;
+	order.reserve(keys.size());
+	set.visit_sorted([&](ByteView k, const uint8_t *payload) {
+		uint32_t n;
+		std::memcpy(&n, payload, 4);
+		ASSERT_EQ(n, k.size);
+		order.emplace_back(k.data, k.data + k.size);
+	});
+	EXPECT_EQ(order.size(), keys.size());
+	EXPECT_EQ(order, keys);
+}
+
+TEST(BigMemory, BigBlocksAreAlignedForHugePages) {
+	for (size_t bytes : {size_t(1) << 20, (size_t(3) << 20) + 5, size_t(16) << 20}) {
+		uint8_t *p = static_cast<uint8_t *>(big_alloc(bytes));
+		EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % BIG_PAGE, 0u) << bytes;
+		p[0] = 1;
+		p[bytes - 1] = 2; // all of it is ours
+		EXPECT_EQ(p[0] + p[bytes - 1], 3);
+		big_free(p, bytes);
+	}
+	uint8_t *small = static_cast<uint8_t *>(big_alloc(100));
+	small[99] = 7;
+	big_free(small, 100);
+	big_free(nullptr, 100);
+	std::vector<uint64_t, BigAllocator<uint64_t>> v(size_t(1) << 18, 5); // 2 MiB through the allocator
+	EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % BIG_PAGE, 0u);
+	EXPECT_EQ(v.back(), 5u);
 }

@@ -136,6 +136,34 @@ Engine::verification_root(uint64_t size) const {
 	return it->second;
 }
 
+std::optional<RangeCheck>
+Engine::range_check(uint64_t id) const {
+	const Request *req = outstanding_.find(id);
+	if (!req || req->kind != RequestKind::Operations || complete_)
+		return std::nullopt;
+	auto root = verification_root(req->size);
+	if (!root)
+		return std::nullopt;
+	RangeCheck check;
+	check.start = req->start;
+	check.size = req->size;
+	check.root = *root;
+	check.bagging = hasher_.bagging();
+	return check;
+}
+
+void
+check_range(const Response &response, RangeCheck &check) {
+	std::vector<ByteView> elements(response.operations.begin(), response.operations.end());
+	Hasher hasher(check.bagging);
+	check.collected.clear();
+	check.count = elements.size();
+	check.ok = response.kind == RequestKind::Operations && response.proof.leaves == check.size &&
+	           verify_range_inclusion_and_extract_digests(hasher, response.proof, elements, check.start, check.root,
+	                                                      check.collected);
+	check.done = true;
+}
+
 Verdict
 Engine::reject(bool feedback, const char *why) {
 	if (!feedback)
@@ -146,7 +174,7 @@ Engine::reject(bool feedback, const char *why) {
 }
 
 Verdict
-Engine::deliver(uint64_t id, Response resp, bool feedback) {
+Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) {
 	handed_out_.erase(id);
 	auto req = outstanding_.remove(id);
 	if (!req || complete_) {
@@ -170,7 +198,16 @@ Engine::deliver(uint64_t id, Response resp, bool feedback) {
 			return Verdict::Stale;
 		}
 		PositionedDigests collected;
-		if (!verify_range_inclusion_and_extract_digests(hasher_, resp.proof, elements, req->start, *root, collected))
+		bool verified;
+		if (checked && checked->done && checked->start == req->start && checked->size == req->size &&
+		    checked->root == *root && checked->bagging == hasher_.bagging() && checked->count == elements.size()) {
+			verified = checked->ok;
+			collected = std::move(checked->collected);
+		} else {
+			verified =
+			    verify_range_inclusion_and_extract_digests(hasher_, resp.proof, elements, req->start, *root, collected);
+		}
+		if (!verified)
 			return reject(feedback, "range proof does not verify");
 		// Keep the leaf digests the proof authenticated (DFS order is
 		// ascending), and the parents it computed on the way, so that the

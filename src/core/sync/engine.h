@@ -72,6 +72,27 @@ enum class Verdict {
 	Stale,    // the request was superseded, cancelled, or its root evicted: ignore
 };
 
+// An Operations response's range proof checked away from the engine (on
+// another thread, say): the inputs the engine would check it against, and
+// the outcome. Only the proof check is done outside; deliver() still does
+// every other test and all of the bookkeeping.
+struct RangeCheck {
+	// Inputs, from Engine::range_check().
+	uint64_t start = 0; // the request's first location
+	uint64_t size = 0;  // leaves of the tree the proof must match
+	Digest root{};      // that tree's root
+	Bagging bagging = Bagging::BackwardFold;
+	// Outcome, from check_range().
+	bool done = false;
+	uint64_t count = 0; // operations checked
+	bool ok = false;
+	PositionedDigests collected; // as verify_range_inclusion_and_extract_digests
+};
+
+// Check `response`'s proof against `check`'s inputs, filling its outcome.
+// Touches nothing but its arguments: safe on any thread.
+void check_range(const Response &response, RangeCheck &check);
+
 enum class StepResult {
 	Continue, // call step() again
 	Idle,     // waiting for an event (response, retry, update, finish)
@@ -119,7 +140,14 @@ public:
 	// A source answered request `id`. Without feedback a bad response is
 	// fatal (InvalidResponse); with it, the verdict says whom to penalize.
 	// Taken by value: an accepted response's operations move into the journal.
-	Verdict deliver(uint64_t id, Response response, bool feedback = true);
+	// `checked`, if given, must come from check_range() on this very
+	// response; its outcome is used when its inputs are still the ones
+	// this response is checked against (else the proof is checked here).
+	Verdict deliver(uint64_t id, Response response, bool feedback = true, RangeCheck *checked = nullptr);
+	// What a response to `id` would be checked against now, for
+	// check_range() elsewhere; nullopt for a boundary request or an id
+	// not outstanding. Calls that change the target may change it.
+	std::optional<RangeCheck> range_check(uint64_t id) const;
 	// The source gave up on `id` (timeout, connection lost): fetch the gap again.
 	void retry(uint64_t id);
 	// The source failed for good: the sync fails with EngineErrorKind::Source.

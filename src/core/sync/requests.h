@@ -19,6 +19,11 @@ public:
 	uint64_t insert(const Request &request);
 	// The request if `id` is still tracked; a stale id gives nullopt.
 	std::optional<Request> remove(uint64_t id);
+	// The request if `id` is still tracked (it stays tracked).
+	const Request *find(uint64_t id) const {
+		auto it = tracked_.find(id);
+		return it == tracked_.end() ? nullptr : &it->second;
+	}
 	// Untrack every request with start < loc.
 	void remove_before(uint64_t loc);
 

@@ -1,4 +1,5 @@
 // Serving peers: the handshake and commonware Request -> Response.
+#include "../batch_memory.h"
 #include "../datum.h"
 #include "../gucs.h"
 #include "../spi.h"
@@ -48,6 +49,7 @@ QMDB_FUNCTION(qmdb_hello) {
 // qmdb.serve(db, request) -> response: one commonware Request in, one
 // Response out. Caps are checked before any proof is built.
 QMDB_FUNCTION(qmdb_serve) {
+	keep_batch_memory();
 	std::string name = text_arg(fcinfo, 0, "db");
 	Request req = decode_request(bytea_view(PG_GETARG_BYTEA_PP(1)));
 	if (req.kind == RequestKind::Operations && req.max_ops > static_cast<uint64_t>(max_serve_ops))

@@ -29,8 +29,9 @@ struct PeerRequirements {
 struct PeerEvent {
 	enum Kind { Answer, Failure } kind;
 	uint64_t id;
-	Bytes response;    // Answer
-	std::string error; // Failure: the request should be retried elsewhere
+	Bytes response;         // Answer
+	std::string error;      // Failure: the request should be retried elsewhere
+	bool verifying = false; // Answer: handed to the worker's VerifyAhead (`response` moved there)
 };
 
 class Peer {

@@ -5,6 +5,7 @@
 //
 // Every wait is a latch-or-socket wait with CHECK_FOR_INTERRUPTS, so
 // SIGTERM, DROP DATABASE and shutdown never wait on the network.
+#include "../batch_memory.h"
 #include "../gucs.h"
 #include "../spi.h"
 #include "../store/node_table.h"
@@ -17,6 +18,7 @@
 #include "core/memory_db.h"
 #include "core/mmr.h"
 #include "core/sync/engine.h"
+#include "core/sync/verify_ahead.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -103,9 +105,26 @@ json_escape(const std::string &s) {
 	return out;
 }
 
+// The helper thread of the running job's VerifyAhead. A FATAL error (as
+// SIGTERM raises) exits the process without unwinding the worker, so the
+// helper is stopped from an exit callback, before exit() tears down what
+// it may be using (OpenSSL's state, the heap).
+sync::VerifyAhead *running_verifier = nullptr;
+
+void
+stop_verifier(int, Datum) {
+	try {
+		if (running_verifier)
+			running_verifier->stop();
+	} catch (...) {
+		// Nothing to do: the process is ending.
+	}
+}
+
 class SyncWorker {
 public:
 	explicit SyncWorker(int32 db_id) : db_id_(db_id) {}
+	~SyncWorker() { running_verifier = nullptr; }
 
 	// Returns when the job is complete, failed, cancelled or gone.
 	void run();
@@ -115,6 +134,7 @@ private:
 	void wait_for_events(double timeout);
 	void turn(Spi &spi, std::vector<PeerEvent> &events);
 	void dispatch(double now, std::vector<PeerEvent> &events);
+	void verify_answers(std::vector<PeerEvent> &events);
 	void save_progress(Spi &spi, const char *phase);
 	// Returns true once the database is complete.
 	bool finalize(Spi &spi);
@@ -126,6 +146,7 @@ private:
 	std::unique_ptr<TableJournal> journal_;
 	std::unique_ptr<NodeTable> nodes_;
 	std::unique_ptr<sync::Engine> engine_;
+	std::unique_ptr<sync::VerifyAhead> verify_;
 	std::vector<std::unique_ptr<Peer>> peers_;
 	std::map<uint64_t, std::pair<Request, Peer *>> inflight_; // id -> request, peer (null: waiting)
 	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
@@ -167,6 +188,8 @@ SyncWorker::setup(Spi &spi) {
 		return pins;
 	};
 	engine_ = std::make_unique<sync::Engine>(cfg, *journal_, *nodes_, job_.target, local);
+	verify_ = std::make_unique<sync::VerifyAhead>(job_.options.format);
+	running_verifier = verify_.get();
 	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
 	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size, job_.options.request_timeout};
 	for (size_t i = 0; i < job_.peers.size(); i++)
@@ -202,6 +225,27 @@ SyncWorker::dispatch(double now, std::vector<PeerEvent> &events) {
 		backlog_.pop_front();
 		it->second.second = p;
 		p->send(id, it->second.first, now, events);
+	}
+}
+
+// Hand new answers to the helper thread with what the engine would check
+// them against now (deliver() rechecks any whose inputs changed since).
+void
+SyncWorker::verify_answers(std::vector<PeerEvent> &events) {
+	for (PeerEvent &e : events) {
+		if (e.kind != PeerEvent::Answer || e.verifying)
+			continue;
+		auto it = inflight_.find(e.id);
+		if (e.id == 0 || it == inflight_.end())
+			continue;
+		sync::VerifyAhead::Job job;
+		job.id = e.id;
+		job.max_ops = it->second.first.max_ops;
+		job.check = engine_->range_check(e.id);
+		bytes_ += e.response.size();
+		job.raw = std::move(e.response);
+		verify_->submit(std::move(job));
+		e.verifying = true;
 	}
 }
 
@@ -340,8 +384,16 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 				}
 			}
 
-	// Answers from peers: decode, verify (in the engine), apply.
+	// Answers from peers: decoded and their proofs checked on the helper
+	// thread (most of them while earlier ones were stored), then handed to
+	// the engine, which checks the rest and applies them.
+	verify_answers(events);
 	for (PeerEvent &e : events) {
+		if (e.kind == PeerEvent::Answer && !e.verifying)
+			continue; // an answer to no request in flight
+		sync::VerifyAhead::Job job;
+		if (e.verifying)
+			job = verify_->next(); // in the order submitted, which is this order
 		auto it = inflight_.find(e.id);
 		if (e.id == 0 || it == inflight_.end())
 			continue;
@@ -352,12 +404,13 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 			engine_->retry(e.id);
 			continue;
 		}
-		bytes_ += e.response.size();
 		std::vector<PeerEvent> lost;
 		try {
-			Response resp = decode_response(e.response, req.max_ops, job_.options.format);
-			size_t ops = resp.operations.size();
-			if (engine_->deliver(e.id, std::move(resp), true) == sync::Verdict::Rejected) {
+			if (job.error)
+				std::rethrow_exception(job.error);
+			size_t ops = job.response->operations.size();
+			sync::RangeCheck *checked = job.check ? &*job.check : nullptr;
+			if (engine_->deliver(e.id, std::move(*job.response), true, checked) == sync::Verdict::Rejected) {
 				peer->ban("response to request at " + std::to_string(req.start) + " failed verification", lost);
 			} else {
 				peer->ops += ops;
@@ -506,6 +559,7 @@ SyncWorker::run() {
 			p->poll(now, job_.options.request_timeout, events);
 		}
 		dispatch(now, events);
+		verify_answers(events);
 		WorkerTransaction tx;
 		try {
 			turn(tx.spi(), events);
@@ -526,6 +580,7 @@ SyncWorker::run() {
 		now = now_seconds();
 		for (auto &p : peers_)
 			p->poll(now, job_.options.request_timeout, events);
+		verify_answers(events);
 		bool waiting = !events.empty() || (rebuilding_ && !paused_);
 		wait_for_events(waiting ? 0 : 0.5); // what it woke for, the loop's first poll reads
 	}
@@ -544,6 +599,8 @@ qmdb_sync_worker_main(Datum arg) {
 	Oid dboid;
 	std::memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
+	on_proc_exit(qmdb::pg::stop_verifier, 0);
+	qmdb::pg::keep_batch_memory();
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
