@@ -231,20 +231,22 @@ KeySet::visit_sorted(const std::function<void(ByteView key, const uint8_t *paylo
 	} else {
 		std::sort(begin, slots_.end(), less);
 	}
-	// Keys come in sorted order, so from all over the arena: fetch a few
-	// ahead in each run.
-	constexpr size_t AHEAD = 8;
-	auto fetch_ahead = [&](size_t i, size_t end) {
-		if (i + AHEAD < end) {
-			size_t ahead = static_cast<size_t>((slots_[i + AHEAD] & 0xFFFFFFFFu) - 1);
-			__builtin_prefetch(blocks_[ahead / BLOCK] + ahead % BLOCK);
-		}
-	};
+	// Keys come in sorted order, so from all over the arena: the merge
+	// picks a batch of them, their lines are fetched all at once (the
+	// memory system overlaps the misses), then they are visited.
+	constexpr size_t BATCH = 64;
+	size_t picked[BATCH];
 	for (size_t i = 0, j = half; i < half || j < n;) {
-		size_t take = j == n || (i < half && !less(slots_[j], slots_[i])) ? i++ : j++;
-		fetch_ahead(take, take < half ? half : n);
-		ByteView k = key(slots_[take]);
-		visit(k, k.data + k.size);
+		size_t m = 0;
+		for (; m < BATCH && (i < half || j < n); m++) {
+			picked[m] = j == n || (i < half && !less(slots_[j], slots_[i])) ? i++ : j++;
+			size_t offset = static_cast<size_t>((slots_[picked[m]] & 0xFFFFFFFFu) - 1);
+			__builtin_prefetch(blocks_[offset / BLOCK] + offset % BLOCK);
+		}
+		for (size_t b = 0; b < m; b++) {
+			ByteView k = key(slots_[picked[b]]);
+			visit(k, k.data + k.size);
+		}
 	}
 }
 

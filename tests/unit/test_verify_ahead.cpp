@@ -235,3 +235,25 @@ TEST(VerifyAhead, ASyncCheckedAheadEndsAsTheSource) {
 		}
 	}
 }
+
+TEST(HelperQueue, WithoutTheCallerJobsRunOneAfterAnotherInOrder) {
+	std::vector<int> ran; // touched by the helper only, while jobs are out
+	HelperQueue<int> queue([&](int &job) { ran.push_back(job); }, false);
+	for (int i = 0; i < 500; i++)
+		queue.submit(i);
+	for (int i = 0; i < 500; i++)
+		EXPECT_EQ(queue.next(), i);
+	EXPECT_EQ(ran.size(), 500u);
+	for (int i = 0; i < 500; i++)
+		ASSERT_EQ(ran[static_cast<size_t>(i)], i);
+}
+
+TEST(HelperQueue, StopAllLeavesTheWorkToTheCallers) {
+	HelperQueue<int> a([](int &job) { job *= 2; }, false);
+	HelperQueue<int> b([](int &job) { job += 1; }, true);
+	stop_all_helper_queues(); // as a process exit callback does
+	a.submit(21);
+	b.submit(41);
+	EXPECT_EQ(a.next(), 42);
+	EXPECT_EQ(b.next(), 42);
+}

@@ -1,27 +1,19 @@
 // Decoding and proof-checking responses on a helper thread while the
 // caller stores the ones before them: a sync's fetch spends about a third
 // of its time hashing, and the storing (PostgreSQL's side) cannot leave
-// the caller's thread. Responses come back in the order they went in.
-//
-// The helper runs only pure computation on the jobs it is given (decode
-// and check_range): no shared state, no PostgreSQL, no I/O. It is a
-// quiet_thread: signals keep going to the caller's thread.
-// The caller runs a job itself when the helper has not begun it, so
-// next() never waits on work nobody is doing.
+// the caller's thread. Responses come back in the order they went in; the
+// caller runs a job itself when the helper has not begun it, so next()
+// never waits on work nobody is doing (see helper_queue.h).
 #pragma once
 
 #include "../bytes.h"
+#include "../helper_queue.h"
 #include "../operation.h"
 #include "../wire.h"
 #include "engine.h"
 
-#include <condition_variable>
-#include <deque>
 #include <exception>
-#include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 namespace qmdb::sync {
 
@@ -38,35 +30,20 @@ public:
 		std::exception_ptr error;
 	};
 
-	explicit VerifyAhead(const OpFormat &format);
-	~VerifyAhead(); // stops the helper (after the job it is on, if any)
-	VerifyAhead(const VerifyAhead &) = delete;
-	VerifyAhead &operator=(const VerifyAhead &) = delete;
+	explicit VerifyAhead(const OpFormat &format) : format_(format), queue_([this](Job &job) { run(job); }, true) {}
 
-	void submit(Job job);
+	void submit(Job job) { queue_.submit(std::move(job)); }
 	// The oldest job submitted, done (its `error` not rethrown). Precondition: pending() > 0.
-	Job next();
-	size_t pending() const;
-	// Stop and join the helper now (idempotent); later jobs run in next().
-	// For a process about to exit without unwinding (PostgreSQL's FATAL).
-	void stop();
+	Job next() { return queue_.next(); }
+	size_t pending() const { return queue_.pending(); }
+	// Stop the helper now (idempotent); later jobs run in next().
+	void stop() { queue_.stop(); }
 
 private:
-	enum class Stage { Queued, Running, Done };
-	struct Entry {
-		Job job;
-		Stage stage = Stage::Queued;
-	};
-
 	void run(Job &job) const;
-	void helper_main();
 
 	OpFormat format_;
-	mutable std::mutex mutex_;
-	std::condition_variable wake_helper_, job_done_;
-	std::deque<std::unique_ptr<Entry>> jobs_; // submission order
-	bool stopping_ = false;
-	std::thread helper_;
+	HelperQueue<Job> queue_;
 };
 
 } // namespace qmdb::sync

@@ -4,6 +4,7 @@
 #include "new_heap.h"
 #include "journal_table.h"
 
+#include "core/first_sightings.h"
 #include "core/key_set.h"
 
 extern "C" {
@@ -56,55 +57,60 @@ namespace {
 // The key-set way: walk [floor, end) backwards, keep each key's first
 // sighting (its last write), write the live ones; then write the primary
 // key's index from the set's keys in order, with where each row went. One
-// pass over the journal, no reread of the table, no sort on disk.
+// pass over the journal, no reread of the table, no sort on disk. The
+// lookups run on a helper thread (FirstSightings) a few chunks behind the
+// reading, and the rows of the updates it found are written meanwhile.
 // nullopt when the keys do not fit `budget` bytes (nothing is counted as
 // loaded then, but rows may have been written: the caller truncates).
 std::optional<uint64_t>
 load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
                 const std::function<void(uint64_t loc)> &live) {
+	constexpr size_t CHUNK_OPS = 1024, CHUNKS_AHEAD = 4;
 	// Each key's payload: its row's address, or zeros (no offset is 0) for
 	// a key whose last write deletes it.
 	KeySet seen(budget, sizeof(ItemPointerData));
 	seen.reserve(static_cast<size_t>(end - floor)); // at most a key an operation
 	NewHeap heap(partition_table(db_id));
 	ByteaBuffer key_datum, value_datum;
-	bool fixed = format.key_size && format.value_size;
-	size_t k = fixed ? *format.key_size : 0, v = fixed ? *format.value_size : 0;
 	JournalTable journal(db_id, format);
-	// Fixed sizes put the key and the value at fixed offsets in both
-	// encodings (tag, key, value): no decoding.
-	auto read = [&](ByteView op) {
-		if (fixed)
-			return OpView{static_cast<OpKind>(op[0]), ByteView(op.data + 1, k), ByteView(op.data + 1 + k, v), {}, 0};
-		return decode_op_view(format, op);
-	};
-	auto visit = [&](uint64_t loc, ByteView op) {
-		OpView o = read(op);
-		if (o.kind != OpKind::Update && o.kind != OpKind::Delete)
-			return true;
-		uint8_t *row_address = nullptr;
-		KeySet::Insert r = seen.insert(o.key, &row_address);
-		if (r == KeySet::Insert::Full)
-			return false;
-		if (r == KeySet::Insert::Present || o.kind == OpKind::Delete)
-			return true; // an older write of a key decided above, or a deleted key
-		Datum row[4] = {Int32GetDatum(db_id), key_datum.set(o.key), Int64GetDatum(static_cast<int64>(loc)),
-		                value_datum.set(o.value)};
-		ItemPointerData at = heap.add(row);
-		std::memcpy(row_address, &at, sizeof at);
-		live(loc);
-		return true;
-	};
-	// The key set is far bigger than the caches: its slot for a key is
-	// loaded a few operations before the key is looked up.
-	auto ahead = [&](ByteView op) {
-		OpView decoded = read(op);
-		if (decoded.kind != OpKind::CommitFloor)
-			seen.prefetch(decoded.key);
-	};
-	bool fits = journal.scan_backward(floor, end, visit, ahead);
+	bool full = false;
+	{
+		FirstSightings finder(seen, format);
+		auto write_rows = [&](FirstSightings::Chunk c) {
+			if (c.error)
+				std::rethrow_exception(c.error);
+			for (size_t i = 0; i < c.size(); i++) {
+				if (!c.first[i])
+					continue;
+				OpView o = FirstSightings::read(format, c.op(i));
+				Datum row[4] = {Int32GetDatum(db_id), key_datum.set(o.key),
+				                Int64GetDatum(static_cast<int64>(c.locs[i])), value_datum.set(o.value)};
+				ItemPointerData at = heap.add(row);
+				std::memcpy(c.first[i], &at, sizeof at);
+				live(c.locs[i]);
+			}
+			full = full || c.full;
+		};
+		FirstSightings::Chunk chunk;
+		auto hand_over = [&] {
+			finder.submit(std::move(chunk));
+			chunk = FirstSightings::Chunk();
+			while (finder.pending() > CHUNKS_AHEAD)
+				write_rows(finder.next());
+		};
+		journal.scan_backward(floor, end, [&](uint64_t loc, ByteView op) {
+			chunk.add(loc, op);
+			if (chunk.size() == CHUNK_OPS)
+				hand_over();
+			return !full;
+		});
+		if (chunk.size() && !full)
+			hand_over();
+		while (finder.pending() > 0)
+			write_rows(finder.next());
+	} // the helper is gone: the set is this thread's again
 	heap.finish();
-	if (!fits)
+	if (full)
 		return std::nullopt;
 	NewBtree index(partition_table(db_id), partition_key(db_id));
 	seen.visit_sorted([&](ByteView key, const uint8_t *row_address) {

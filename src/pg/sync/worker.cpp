@@ -105,17 +105,14 @@ json_escape(const std::string &s) {
 	return out;
 }
 
-// The helper thread of the running job's VerifyAhead. A FATAL error (as
-// SIGTERM raises) exits the process without unwinding the worker, so the
-// helper is stopped from an exit callback, before exit() tears down what
-// it may be using (OpenSSL's state, the heap).
-sync::VerifyAhead *running_verifier = nullptr;
-
+// Helper threads (the job's VerifyAhead, the rebuild's FirstSightings). A
+// FATAL error (as SIGTERM raises) exits the process without unwinding the
+// worker, so they are stopped from an exit callback, before exit() tears
+// down what they may be using (OpenSSL's state, the heap).
 void
-stop_verifier(int, Datum) {
+stop_helpers(int, Datum) {
 	try {
-		if (running_verifier)
-			running_verifier->stop();
+		stop_all_helper_queues();
 	} catch (...) {
 		// Nothing to do: the process is ending.
 	}
@@ -124,7 +121,6 @@ stop_verifier(int, Datum) {
 class SyncWorker {
 public:
 	explicit SyncWorker(int32 db_id) : db_id_(db_id) {}
-	~SyncWorker() { running_verifier = nullptr; }
 
 	// Returns when the job is complete, failed, cancelled or gone.
 	void run();
@@ -189,7 +185,6 @@ SyncWorker::setup(Spi &spi) {
 	};
 	engine_ = std::make_unique<sync::Engine>(cfg, *journal_, *nodes_, job_.target, local);
 	verify_ = std::make_unique<sync::VerifyAhead>(job_.options.format);
-	running_verifier = verify_.get();
 	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
 	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size, job_.options.request_timeout};
 	for (size_t i = 0; i < job_.peers.size(); i++)
@@ -599,7 +594,7 @@ qmdb_sync_worker_main(Datum arg) {
 	Oid dboid;
 	std::memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
-	on_proc_exit(qmdb::pg::stop_verifier, 0);
+	on_proc_exit(qmdb::pg::stop_helpers, 0);
 	qmdb::pg::keep_batch_memory();
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
