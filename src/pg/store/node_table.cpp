@@ -93,9 +93,11 @@ NodeTable::flush() {
 			i++;
 			pos++;
 		}
-		chunks_[index] = row;
 		rows.push_back(std::move(row));
 	}
+	// Only the last row can be partly filled, and so be read back by the
+	// next flush: cache it (a sync writes a million rows' worth of digests).
+	chunks_[first + rows.size() - 1] = rows.back();
 	// Replace the rows wholesale: the first may exist partly filled, and a
 	// tree re-hashed after a crash rewrites rows that exist already.
 	uint64_t last = first + rows.size() - 1;

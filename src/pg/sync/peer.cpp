@@ -249,12 +249,6 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 }
 
 void
-Peer::drain() {
-	if (conn_ && state_ == State::Ready)
-		(void)PQconsumeInput(conn_);
-}
-
-void
 Peer::read_results(double now, std::vector<PeerEvent> &out) {
 	// Per request: its result, a NULL, then the PIPELINE_SYNC result.
 	while (conn_ && !PQisBusy(conn_)) {

@@ -48,11 +48,6 @@ public:
 	void maybe_connect(double now);
 	// Advance after a socket event or a timeout; appends answers/failures.
 	void poll(double now, double request_timeout, std::vector<PeerEvent> &out);
-	// Move what has arrived on the socket into libpq's buffer, unparsed:
-	// called between the responses of a long turn, so that the peer's sends
-	// do not stall on a full socket while this worker is busy. Errors show
-	// at the next poll().
-	void drain();
 	bool can_send(size_t depth) const { return state_ == State::Ready && inflight_.size() < depth; }
 	// On a send failure the connection drops and `out` gets the failures.
 	void send(uint64_t id, const Request &request, double now, std::vector<PeerEvent> &out);

@@ -146,6 +146,7 @@ private:
 	std::vector<std::unique_ptr<Peer>> peers_;
 	std::map<uint64_t, std::pair<Request, Peer *>> inflight_; // id -> request, peer (null: waiting)
 	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
+	std::vector<PeerEvent> early_;                            // polled during a turn, for the next
 	bool paused_ = false, done_ = false;
 	// Set once every operation is verified: the next turn rebuilds the state.
 	bool rebuilding_ = false;
@@ -418,8 +419,13 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 			inflight_.erase(l.id);
 			engine_->retry(l.id);
 		}
+		// Answers that came in meanwhile go to the helper at once, to be
+		// checked while this turn stores; the next turn delivers them
+		// (first: they were submitted before anything polled after).
+		double now = now_seconds();
 		for (auto &p : peers_)
-			p->drain();
+			p->poll(now, job_.options.request_timeout, early_);
+		verify_answers(early_);
 	}
 
 	sync::StepResult r;
@@ -564,12 +570,13 @@ SyncWorker::run() {
 			return;
 		}
 		events.clear();
+		events.swap(early_);
 		dispatch(now, events);
 		tx.commit(done_);
 		if (done_)
 			return;
-		// Answers the turn's drain() read are in libpq's buffers now, not on
-		// the sockets: collect them before waiting, or the wait would not
+		// Answers read during the commit may be in libpq's buffers now, not
+		// on the sockets: collect them before waiting, or the wait would not
 		// wake for them (and with every request answered, the peers would
 		// sit idle until the timeout).
 		now = now_seconds();
