@@ -9,6 +9,7 @@
 // caller's own use of the same memory is the caller's to order; with
 // `caller_may_run`, next() runs a job the helper has not begun itself
 // rather than wait (jobs are then independent of each other's order).
+// Where no thread can be started, next() does every job itself.
 //
 // A PostgreSQL process that exits without unwinding (FATAL) must first
 // stop every helper: stop_all_helper_queues(), from an exit callback.
@@ -21,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace qmdb {
@@ -44,7 +46,11 @@ template <class Job> class HelperQueue final : public HelperQueueBase {
 public:
 	HelperQueue(std::function<void(Job &)> work, bool caller_may_run)
 	    : work_(std::move(work)), caller_may_run_(caller_may_run) {
-		helper_ = start_quiet_thread([this] { helper_main(); });
+		try {
+			helper_ = start_quiet_thread([this] { helper_main(); });
+		} catch (const std::system_error &) {
+			stopped_ = true; // no thread to be had: next() does every job itself
+		}
 		try {
 			detail::register_helper_queue(this);
 		} catch (...) {
