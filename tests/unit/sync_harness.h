@@ -33,6 +33,16 @@ grow_db(MemoryDb &db, uint64_t n, uint64_t seed) {
 	}
 }
 
+// A source database of at least n operations. target(): its canonical
+// target, pruned to its sync boundary (the floor), [floor, size); whole():
+// the whole journal, [0, size), for many Operations requests at once.
+struct Source {
+	MemoryDb db{fixed32_format()};
+	explicit Source(uint64_t n, uint64_t seed = 1) { grow_db(db, n, seed); }
+	Target target() { return db.target(); }
+	Target whole() { return Target{db.root(), 0, db.size()}; }
+};
+
 // An answer to a request: a response, or the source's failure.
 struct Answer {
 	std::optional<Response> response;

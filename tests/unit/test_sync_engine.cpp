@@ -8,14 +8,6 @@ using namespace qmdb::test;
 
 namespace {
 
-// A source database of at least n operations, pruned to its sync boundary
-// (the floor), and its canonical target [floor, size).
-struct Source {
-	MemoryDb db{fixed32_format()};
-	explicit Source(uint64_t n, uint64_t seed = 1) { grow_db(db, n, seed); }
-	Target target() { return db.target(); }
-};
-
 SourceFn
 fail_source() {
 	return [](const Request &) -> Answer {

@@ -12,14 +12,6 @@ using namespace qmdb::test;
 
 namespace {
 
-// The whole journal from location 0 (not pruned to the floor), so there
-// are many Operations requests at once.
-struct Source {
-	MemoryDb db{fixed32_format()};
-	explicit Source(uint64_t n, uint64_t seed = 3) { grow_db(db, n, seed); }
-	Target target() { return Target{db.root(), 0, db.size()}; }
-};
-
 // The first Operations request the engine hands out (after the boundary).
 Engine::Outgoing
 first_operations(SyncRun &run) {
@@ -38,13 +30,23 @@ flip_a_byte(Response r) {
 	return r;
 }
 
+// A sync of 2000 operations just started, its first Operations request
+// out, and the honest answer to it.
+struct FirstRequest {
+	Source src{2000};
+	Target target = src.whole();
+	SyncRun run{config(100, 4), target};
+	Engine::Outgoing ops = first_operations(run);
+	Response good = src.db.serve(ops.request);
+};
+
 } // namespace
 
 TEST(RangeCheck, TheEngineGivesTheInputsOfItsRequest) {
-	Source src(2000);
-	Target target = src.target();
-	SyncRun run(config(100, 4), target);
-	Engine::Outgoing ops = first_operations(run);
+	FirstRequest f;
+	SyncRun &run = f.run;
+	Engine::Outgoing &ops = f.ops;
+	Target &target = f.target;
 	std::optional<RangeCheck> check = run.engine->range_check(ops.id);
 	ASSERT_TRUE(check.has_value());
 	EXPECT_EQ(check->start, ops.request.start);
@@ -60,60 +62,53 @@ TEST(RangeCheck, TheEngineGivesTheInputsOfItsRequest) {
 }
 
 TEST(RangeCheck, AMatchingCheckDecides) {
-	Source src(2000);
-	SyncRun run(config(100, 4), src.target());
-	Engine::Outgoing ops = first_operations(run);
-	Response good = src.db.serve(ops.request);
+	FirstRequest f;
 	// Made against the right inputs but saying "bad": the engine takes its
 	// word for it (so a check that ran is never redone).
-	RangeCheck check = *run.engine->range_check(ops.id);
-	check_range(good, check);
+	RangeCheck check = *f.run.engine->range_check(f.ops.id);
+	check_range(f.good, check);
 	ASSERT_TRUE(check.ok);
 	check.ok = false;
-	EXPECT_EQ(run.engine->deliver(ops.id, good, true, &check), Verdict::Rejected);
+	EXPECT_EQ(f.run.engine->deliver(f.ops.id, f.good, true, &check), Verdict::Rejected);
 }
 
 TEST(RangeCheck, AStaleCheckIsIgnored) {
-	Source src(2000);
-	SyncRun run(config(100, 4), src.target());
-	Engine::Outgoing ops = first_operations(run);
-	Response good = src.db.serve(ops.request);
-	RangeCheck wrong_root = *run.engine->range_check(ops.id);
+	FirstRequest f;
+	Engine &engine = *f.run.engine;
+	RangeCheck wrong_root = *engine.range_check(f.ops.id);
 	wrong_root.root[0] ^= 1; // as if the target had moved since
-	check_range(good, wrong_root);
+	check_range(f.good, wrong_root);
 	EXPECT_FALSE(wrong_root.ok);
-	EXPECT_EQ(run.engine->deliver(ops.id, good, true, &wrong_root), Verdict::Accepted) << "checked again inline";
+	EXPECT_EQ(engine.deliver(f.ops.id, f.good, true, &wrong_root), Verdict::Accepted) << "checked again inline";
 
 	Engine::Outgoing next{};
-	for (auto &o : run.pending)
-		if (o.id != ops.id && run.engine->range_check(o.id))
+	for (auto &o : f.run.pending)
+		if (o.id != f.ops.id && engine.range_check(o.id))
 			next = o;
 	ASSERT_NE(next.id, 0u) << "another operations request outstanding";
-	RangeCheck not_run = *run.engine->range_check(next.id);
+	RangeCheck not_run = *engine.range_check(next.id);
 	not_run.ok = false; // never ran (done is false): ignored
-	EXPECT_EQ(run.engine->deliver(next.id, src.db.serve(next.request), true, &not_run), Verdict::Accepted);
+	EXPECT_EQ(engine.deliver(next.id, f.src.db.serve(next.request), true, &not_run), Verdict::Accepted);
 }
 
 TEST(RangeCheck, CatchesTamperedOperationsAndWrongShapes) {
-	Source src(2000);
-	SyncRun run(config(100, 4), src.target());
-	Engine::Outgoing ops = first_operations(run);
-	RangeCheck check = *run.engine->range_check(ops.id);
-	check_range(flip_a_byte(src.db.serve(ops.request)), check);
+	FirstRequest f;
+	RangeCheck check = *f.run.engine->range_check(f.ops.id);
+	check_range(flip_a_byte(f.good), check);
 	EXPECT_TRUE(check.done);
 	EXPECT_FALSE(check.ok);
-	Response wrong_size = src.db.serve(ops.request);
+	Response wrong_size = f.good;
 	wrong_size.proof.leaves += 1;
 	check_range(wrong_size, check);
 	EXPECT_FALSE(check.ok);
-	check_range(src.db.serve(ops.request), check);
+	check_range(f.good, check);
 	EXPECT_TRUE(check.ok);
-	EXPECT_EQ(check.count, ops.request.max_ops);
+	EXPECT_EQ(check.count, f.ops.request.max_ops);
 }
 
 TEST(VerifyAhead, ReturnsJobsInTheOrderGiven) {
 	Source src(3000);
-	SyncRun run(config(50, 8), src.target());
+	SyncRun run(config(50, 8), src.whole());
 	first_operations(run);
 	std::vector<Engine::Outgoing> asked;
 	for (auto &o : run.pending)
@@ -153,7 +148,7 @@ TEST(VerifyAhead, ReturnsJobsInTheOrderGiven) {
 
 TEST(VerifyAhead, AfterStopTheCallerDoesTheWork) {
 	Source src(3000);
-	SyncRun run(config(50, 8), src.target());
+	SyncRun run(config(50, 8), src.whole());
 	Engine::Outgoing ops = first_operations(run);
 	VerifyAhead ahead(fixed32_format());
 	ahead.stop();
@@ -175,7 +170,7 @@ TEST(VerifyAhead, AfterStopTheCallerDoesTheWork) {
 
 TEST(VerifyAhead, LeftJobsDoNotHoldUpItsEnd) {
 	Source src(3000);
-	SyncRun run(config(50, 8), src.target());
+	SyncRun run(config(50, 8), src.whole());
 	Engine::Outgoing ops = first_operations(run);
 	auto ahead = std::make_unique<VerifyAhead>(fixed32_format());
 	for (int i = 0; i < 20; i++) {
@@ -193,7 +188,7 @@ TEST(VerifyAhead, LeftJobsDoNotHoldUpItsEnd) {
 // helper, delivered with its check, while the next ones are checked.
 TEST(VerifyAhead, ASyncCheckedAheadEndsAsTheSource) {
 	Source src(20000, 9);
-	Target target = src.target();
+	Target target = src.whole();
 	SyncRun run(config(300, 6), target);
 	VerifyAhead ahead(fixed32_format());
 	uint64_t used = 0;
