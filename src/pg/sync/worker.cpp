@@ -388,8 +388,12 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		if (e.kind == PeerEvent::Answer && !e.verifying)
 			continue; // an answer to no request in flight
 		sync::VerifyAhead::Job job;
-		if (e.verifying)
+		if (e.verifying) {
 			job = verify_->next(); // in the order submitted, which is this order
+			e.verifying = false;
+			if (job.id != e.id)
+				throw Error(ErrorCode::Internal, "sync worker: checked answers out of order");
+		}
 		auto it = inflight_.find(e.id);
 		if (e.id == 0 || it == inflight_.end())
 			continue;
@@ -569,6 +573,12 @@ SyncWorker::run() {
 			fail(e.what());
 			return;
 		}
+		// A turn that ended before the answers (the job stopped, or the
+		// rebuild's turn) leaves their checks queued: take them off, in
+		// order, so the queue stays in step with the events.
+		for (PeerEvent &e : events)
+			if (e.verifying)
+				verify_->next();
 		events.clear();
 		events.swap(early_);
 		dispatch(now, events);
