@@ -487,7 +487,15 @@ SyncWorker::finalize(Spi &spi) {
 	// The activity bitmap as the rows stream by: a bit for each live key's
 	// Update, and one for the last commit.
 	std::map<uint64_t, Bytes> bitmap;
-	auto set_bit = [&](uint64_t loc) { set_bitmap_bit(bitmap[loc / BITS_PER_CHUNK], loc, true); };
+	Bytes *row = nullptr; // the row of the last bit set: the next is most often in it
+	uint64_t row_index = 0;
+	auto set_bit = [&](uint64_t loc) {
+		if (!row || loc / BITS_PER_CHUNK != row_index) {
+			row_index = loc / BITS_PER_CHUNK;
+			row = &bitmap[row_index];
+		}
+		set_bitmap_bit(*row, loc, true);
+	};
 	bool sorted = false;
 	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit, &sorted);
 	set_bit(t.end - 1);
