@@ -34,7 +34,8 @@ void
 FirstSightings::look_up(Chunk &chunk) {
 	constexpr size_t AHEAD = 8; // lookups started this many operations early
 	size_t n = chunk.size();
-	std::vector<OpView> ops(n);
+	std::vector<OpView> &ops = chunk.views;
+	ops.resize(n);
 	for (size_t i = 0; i < n; i++)
 		ops[i] = read(format_, chunk.op(i));
 	auto keyed = [](const OpView &o) { return o.kind == OpKind::Update || o.kind == OpKind::Delete; };

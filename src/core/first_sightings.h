@@ -27,8 +27,10 @@ public:
 		std::vector<uint64_t> locs; // each one's location
 		std::vector<uint32_t> ends; // each one's end in `bytes`
 		// Results, one per operation: the payload of a key first sighted
-		// at an Update (the caller fills it), else null.
+		// at an Update (the caller fills it), else null; and the operation
+		// read, its key and value pointing into `bytes`.
 		std::vector<uint8_t *> first;
+		std::vector<OpView> views;
 		bool full = false;        // the set ran out of budget: results from that operation on are missing
 		std::exception_ptr error; // an operation did not decode (results missing)
 

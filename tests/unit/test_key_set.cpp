@@ -21,6 +21,37 @@ key_of(uint64_t i, size_t size = 32) {
 	return k;
 }
 
+// Insert `keys` in a shuffled order, each with its size in its payload
+// (the first `payload` bytes of it, at most 8), then check that
+// visit_sorted hands them back sorted and distinct (bytea order: std::vector<uint8_t>'s <
+// is lexicographic with unsigned bytes, a prefix first), each with its own payload.
+void
+expect_sorted_visit(std::vector<Bytes> keys, size_t budget, size_t payload, unsigned seed) {
+	std::sort(keys.begin(), keys.end());
+	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+	KeySet set(budget, payload);
+	std::vector<Bytes> shuffled = keys;
+	std::mt19937 rng(seed);
+	std::shuffle(shuffled.begin(), shuffled.end(), rng);
+	for (const Bytes &k : shuffled) {
+		uint8_t *p;
+		ASSERT_EQ(set.insert(k, &p), KeySet::Insert::Added);
+		uint64_t n = k.size();
+		std::memcpy(p, &n, payload);
+	}
+	std::vector<Bytes> order;
+	order.reserve(keys.size());
+	set.visit_sorted([&](ByteView k, const uint8_t *p) {
+		uint64_t n = 0;
+		std::memcpy(&n, p, payload);
+		if (payload) {
+			EXPECT_EQ(n, k.size);
+		}
+		order.emplace_back(k.data, k.data + k.size);
+	});
+	EXPECT_EQ(order, keys);
+}
+
 } // namespace
 
 TEST(KeySet, AddsOnceAndTellsPresent) {
@@ -121,28 +152,7 @@ TEST(KeySet, VisitsKeysInByteaOrder) {
 	                           {0x7f, 0xff, 0xff, 0xff, 0xff}};
 	for (uint64_t i = 0; i < 5000; i++)
 		keys.push_back(key_of(i * 2654435761u, 1 + i % 40));
-	std::sort(keys.begin(), keys.end());
-	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-	KeySet set(8 << 20, 8);
-	std::vector<Bytes> shuffled = keys;
-	std::mt19937 rng(7);
-	std::shuffle(shuffled.begin(), shuffled.end(), rng);
-	for (const Bytes &k : shuffled) {
-		uint8_t *p;
-		ASSERT_EQ(set.insert(k, &p), KeySet::Insert::Added);
-		uint64_t n = k.size();
-		std::memcpy(p, &n, 8);
-	}
-	std::vector<Bytes> order;
-	set.visit_sorted([&](ByteView k, const uint8_t *payload) {
-		uint64_t n;
-		std::memcpy(&n, payload, 8);
-		EXPECT_EQ(n, k.size);
-		order.emplace_back(k.data, k.data + k.size);
-	});
-	// std::vector<uint8_t>'s < is lexicographic with unsigned bytes, a
-	// prefix first: bytea's order.
-	EXPECT_EQ(order, keys);
+	expect_sorted_visit(keys, 8 << 20, 8, 7);
 }
 
 TEST(KeySet, ReservesWithinTheBudget) {
@@ -174,17 +184,7 @@ TEST(KeySet, VisitsKeysWithACommonStartInByteaOrder) {
 		k.insert(k.end(), tail.begin(), tail.end());
 		keys.push_back(k);
 	}
-	std::sort(keys.begin(), keys.end());
-	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-	KeySet set(8 << 20);
-	std::vector<Bytes> shuffled = keys;
-	std::mt19937 rng(11);
-	std::shuffle(shuffled.begin(), shuffled.end(), rng);
-	for (const Bytes &k : shuffled)
-		ASSERT_EQ(set.insert(k), KeySet::Insert::Added);
-	std::vector<Bytes> order;
-	set.visit_sorted([&](ByteView k, const uint8_t *) { order.emplace_back(k.data, k.data + k.size); });
-	EXPECT_EQ(order, keys);
+	expect_sorted_visit(keys, 8 << 20, 0, 11);
 }
 
 TEST(KeySet, SortsABigSetOnTwoThreadsInByteaOrder) {
@@ -199,28 +199,7 @@ TEST(KeySet, SortsABigSetOnTwoThreadsInByteaOrder) {
 		k.insert(k.end(), tail.begin(), tail.end());
 		keys.push_back(k);
 	}
-	std::sort(keys.begin(), keys.end());
-	keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-	KeySet set(64 << 20, 4);
-	std::vector<Bytes> shuffled = keys;
-	std::mt19937 rng(5);
-	std::shuffle(shuffled.begin(), shuffled.end(), rng);
-	for (const Bytes &k : shuffled) {
-		uint8_t *p;
-		ASSERT_EQ(set.insert(k, &p), KeySet::Insert::Added);
-		uint32_t n = static_cast<uint32_t>(k.size());
-		std::memcpy(p, &n, 4);
-	}
-	std::vector<Bytes> order;
-	order.reserve(keys.size());
-	set.visit_sorted([&](ByteView k, const uint8_t *payload) {
-		uint32_t n;
-		std::memcpy(&n, payload, 4);
-		ASSERT_EQ(n, k.size);
-		order.emplace_back(k.data, k.data + k.size);
-	});
-	EXPECT_EQ(order.size(), keys.size());
-	EXPECT_EQ(order, keys);
+	expect_sorted_visit(keys, 64 << 20, 4, 5);
 }
 
 TEST(BigMemory, BigBlocksAreAlignedForHugePages) {

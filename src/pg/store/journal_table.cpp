@@ -266,9 +266,8 @@ JournalTable::drop_from(uint64_t loc) {
 }
 
 bool
-JournalTable::scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit,
-                            const std::function<void(ByteView op)> &ahead) const {
-	constexpr uint64_t AHEAD = 8;
+JournalTable::scan_backward(uint64_t start, uint64_t end,
+                            const std::function<bool(uint64_t loc, ByteView op)> &visit) const {
 	bool more = true;
 	uint64_t expect = end; // [expect, end) has been visited
 	{
@@ -281,14 +280,8 @@ JournalTable::scan_backward(uint64_t start, uint64_t end, const std::function<bo
 			// what was visited (the first may also run past `end`).
 			if (loc >= expect || loc + parts.size() < expect)
 				break;
-			uint64_t lowest = std::max(loc, start);
-			if (ahead)
-				for (uint64_t l = expect; l > lowest && expect - l < AHEAD; l--)
-					ahead(parts[l - 1 - loc]);
-			for (uint64_t l = expect; more && l > lowest;) {
+			for (uint64_t l = expect; more && l > std::max(loc, start);) {
 				l--;
-				if (ahead && l >= lowest + AHEAD)
-					ahead(parts[l - AHEAD - loc]);
 				more = visit(l, parts[l - loc]);
 				expect = l;
 			}

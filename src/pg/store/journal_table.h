@@ -48,11 +48,8 @@ public:
 	void drop_all();
 	// Visit the operations of [start, end) from the last to the first; stop
 	// early when `visit` returns false (and return false). `op` points into
-	// a pinned page, valid during the call only. `ahead`, if given, sees
-	// each operation a few places before `visit` does (within its row), for
-	// a caller that wants to prefetch what it will look up.
-	bool scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit,
-	                   const std::function<void(ByteView op)> &ahead = nullptr) const;
+	// a pinned page, valid during the call only.
+	bool scan_backward(uint64_t start, uint64_t end, const std::function<bool(uint64_t loc, ByteView op)> &visit) const;
 
 private:
 	// The row holding operations on both sides of `loc`, if any: its start,
