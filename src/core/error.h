@@ -20,6 +20,10 @@ enum class ErrorCode {
 	NullValue,         // a required value was NULL
 	LimitExceeded,     // a request above a configured cap
 	InUse,             // an object busy with other work (a database being synced)
+	NotReady,          // an object not in a state for this (a database whose sync has not completed)
+	PermissionDenied,  // the caller may not do this (another role's sync job)
+	PeerUnavailable,   // a peer could not be reached, or refused, in time
+	PeerMisbehaved,    // a peer's answer broke the protocol (wrong shape, extra results)
 	Internal,          // a bug: an invariant did not hold
 };
 

@@ -36,6 +36,14 @@ sqlstate_for(ErrorCode code) {
 		return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 	case ErrorCode::InUse:
 		return ERRCODE_OBJECT_IN_USE;
+	case ErrorCode::NotReady:
+		return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+	case ErrorCode::PermissionDenied:
+		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	case ErrorCode::PeerUnavailable:
+		return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+	case ErrorCode::PeerMisbehaved:
+		return ERRCODE_PROTOCOL_VIOLATION;
 	case ErrorCode::Internal:
 		return ERRCODE_INTERNAL_ERROR;
 	}

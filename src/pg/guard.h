@@ -59,6 +59,15 @@ pg_call(F &&f) -> decltype(f()) {
 	}
 }
 
+// CHECK_FOR_INTERRUPTS for long C++ loops: a cancel becomes a PgError that
+// unwinds them properly (a FATAL exits without unwinding, as anywhere).
+// Costs one flag test unless an interrupt is pending.
+inline void
+check_for_interrupts() {
+	if (INTERRUPTS_PENDING_CONDITION())
+		pg_call([] { CHECK_FOR_INTERRUPTS(); });
+}
+
 } // namespace qmdb::pg
 
 #define QMDB_FUNCTION(name)                                                                                            \

@@ -32,7 +32,21 @@ on_xact(XactEvent event, void *) {
 	auto &writes = staged();
 	if (writes.empty())
 		return;
-	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT) {
+	if (event == XACT_EVENT_PRE_PREPARE) {
+		// Staged writes live in this backend, not in the transaction: a
+		// prepared transaction would leave them behind for this session's
+		// next qmdb.commit, whatever became of it (as PostgreSQL refuses to
+		// PREPARE with temporary objects).
+		for (const auto &w : writes)
+			if (!w.second.empty())
+				ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				                errmsg("cannot PREPARE a transaction that has staged writes to database \"%s\"",
+				                       w.first.c_str()),
+				                errhint("Call qmdb.commit('%s') before PREPARE TRANSACTION.", w.first.c_str())));
+		writes.clear();
+	} else if (event == XACT_EVENT_PREPARE) {
+		writes.clear();
+	} else if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT) {
 		for (const auto &w : writes)
 			if (!w.second.empty())
 				ereport(WARNING,

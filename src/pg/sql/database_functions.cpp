@@ -49,7 +49,7 @@ QMDB_FUNCTION(qmdb_drop_database) {
 	std::string name = text_arg(fcinfo, 0, "name");
 	Spi spi;
 	lock_sync_job_for_drop(spi, name); // before the database's row (see there)
-	TableDatabase db(spi, name, true);
+	TableDatabase db(spi, name, true, TableDatabase::Access::Any);
 	db.drop();
 	PG_RETURN_VOID();
 }
@@ -63,7 +63,7 @@ QMDB_FUNCTION(qmdb_write) {
 	std::optional<Bytes> value = opt_bytes_arg(fcinfo, 2);
 	{
 		Spi spi;
-		TableDatabase db(spi, name, false);
+		TableDatabase db(spi, name, false, TableDatabase::Access::Any);
 		check_writable(db);
 		db.info().format.check_key(key);
 		if (value)
@@ -81,7 +81,7 @@ QMDB_FUNCTION(qmdb_commit) {
 	CommitResult r;
 	{
 		Spi spi;
-		TableDatabase db(spi, name, true);
+		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
 		check_writable(db);
 		r = db.apply(take_staged(name), metadata);
 	}
@@ -108,7 +108,7 @@ QMDB_FUNCTION(qmdb_apply_batch) {
 	CommitResult r;
 	{
 		Spi spi;
-		TableDatabase db(spi, name, true);
+		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
 		check_writable(db);
 		r = db.apply(m, metadata);
 	}

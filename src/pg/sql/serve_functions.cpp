@@ -99,7 +99,7 @@ QMDB_FUNCTION(qmdb_verify_response) {
 	OpFormat format;
 	{
 		Spi spi(true);
-		format = TableDatabase(spi, name, false).info().format;
+		format = TableDatabase(spi, name, false, TableDatabase::Access::Any).info().format;
 	}
 	Response resp = decode_response(bytea_view(PG_GETARG_BYTEA_PP(3)), req.max_ops, format);
 	Digest expected;

@@ -5,6 +5,8 @@
 #include "../store/table_db.h"
 #include "../sync/job.h"
 #include "../sync/peer.h"
+#include "../sync/remote.h"
+#include "../memory_limit.h"
 
 #include "core/mmr.h"
 
@@ -12,6 +14,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "storage/latch.h"
+#include "catalog/pg_type_d.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
@@ -53,22 +56,48 @@ caller_is_superuser() {
 	return superuser_arg(GetOuterUserId());
 }
 
-// Non-superusers must authenticate to peers with a password (as postgres_fdw).
+// Non-superusers must authenticate to peers with a password (as postgres_fdw),
+// and may not name this server's credentials or files.
 void
 check_peer_conninfo(const std::string &conninfo) {
+	if (conninfo.size() > MAX_CONNINFO_BYTES)
+		throw Error(ErrorCode::LimitExceeded, "a peer connection string has at most " +
+		                                          std::to_string(MAX_CONNINFO_BYTES) + " bytes");
 	std::string err = conninfo_error(conninfo);
 	if (!err.empty())
 		throw Error(ErrorCode::InvalidArgument, "invalid peer connection string: " + err);
-	if (!caller_is_superuser() && !conninfo_has_password(conninfo))
+	if (caller_is_superuser())
+		return;
+	if (!conninfo_has_password(conninfo))
 		throw Error(ErrorCode::InvalidArgument,
 		            "password is required: non-superusers must give a password in each peer's connection string");
+	std::string forbidden = forbidden_conninfo_option(conninfo);
+	if (!forbidden.empty())
+		throw Error(ErrorCode::PermissionDenied, "only superusers may set \"" + forbidden +
+		                                             "\" in a peer's connection string (it uses this server's files "
+		                                             "or credentials)");
 }
 
+// The job of database `db`, locked for this transaction, if the caller may
+// control it: its owner (the role that started it), a member of that role,
+// or a superuser (as a subscription is its owner's).
 int32
-job_id(Spi &spi, const std::string &db) {
-	if (spi.exec("SELECT db_id FROM qmdb.sync_jobs WHERE db_name = $1 FOR UPDATE", {text_param(db)}) == 0)
+job_id(Spi &spi, const std::string &db, bool lock = true) {
+	if (spi.exec(lock ? "SELECT db_id, created_by::text FROM qmdb.sync_jobs WHERE db_name = $1 FOR UPDATE"
+	                  : "SELECT db_id, created_by::text FROM qmdb.sync_jobs WHERE db_name = $1",
+	             {text_param(db)}) == 0)
 		throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");
-	return spi.i32(0, 0);
+	int32 id = spi.i32(0, 0);
+	std::string owner = spi.str(0, 1);
+	bool allowed = pg_call([&] {
+		Oid caller = GetOuterUserId();
+		Oid role = get_role_oid(owner.c_str(), true);
+		return superuser_arg(caller) || (OidIsValid(role) && has_privs_of_role(caller, role));
+	});
+	if (!allowed)
+		throw Error(ErrorCode::PermissionDenied, "must be the owner of the sync of \"" + db + "\" (role \"" +
+		                                             owner + "\"), a member of that role, or a superuser");
+	return id;
 }
 
 bool
@@ -90,6 +119,9 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	std::vector<std::string> peers = text_array_arg(fcinfo, 1, "peers");
 	if (peers.empty())
 		throw Error(ErrorCode::InvalidArgument, "no peers: give at least one connection string");
+	if (peers.size() > MAX_PEERS)
+		throw Error(ErrorCode::LimitExceeded, "a sync has at most " + std::to_string(MAX_PEERS) + " peers, not " +
+		                                          std::to_string(peers.size()));
 	for (const auto &p : peers)
 		check_peer_conninfo(p);
 	Digest root = root_arg(fcinfo, 2);
@@ -107,15 +139,19 @@ QMDB_FUNCTION(qmdb_sync_start) {
 		throw Error(ErrorCode::AlreadyExists,
 		            "database \"" + db + "\" already exists (drop it, or sync into another name)");
 	spi.exec(
+	    // No root: nothing is verified until the sync completes (qmdb.root and
+	    // every read refuse a syncing database until then).
 	    "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
-	    "VALUES ($1, $2, $3, $4, $5, $5, $5, $6, 'syncing') RETURNING id",
+	    "VALUES ($1, $2, $3, $4, $5, $5, $5, NULL, 'syncing') RETURNING id",
 	    {text_param(db), text_param(encoding_name(opts.format.encoding)), opt_int4_param(opts.format.key_size),
-	     opt_int4_param(opts.format.value_size), int8_param(static_cast<int64>(start)), bytea_param(root)});
+	     opt_int4_param(opts.format.value_size), int8_param(static_cast<int64>(start))});
 	int32 id = spi.i32(0, 0);
 	std::vector<Bytes> peer_bytes;
 	for (const auto &p : peers)
 		peer_bytes.emplace_back(p.begin(), p.end());
-	std::string caller = pg_call([] { return std::string(GetUserNameFromId(GetOuterUserId(), false)); });
+	// No C++ object is made inside pg_call: an error there would skip its destructor.
+	const char *caller_name = pg_call([] { return GetUserNameFromId(GetOuterUserId(), false); });
+	std::string caller = caller_name;
 	spi.exec("INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, "
 	         "journal_size, created_by) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, $5, $6, "
 	         "$7::jsonb, $5, $5, $8 FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
@@ -230,6 +266,10 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 		Interval *iv = PG_GETARG_INTERVAL_P(1);
 		timeout = static_cast<double>(iv->time) / 1e6 + iv->day * 86400.0 + iv->month * 30.0 * 86400.0;
 	}
+	{
+		Spi spi;
+		(void)job_id(spi, db, false); // only its owner waits on a job
+	}
 	TimestampTz started = GetCurrentTimestamp();
 	bool started_worker = false;
 	for (;;) {
@@ -269,68 +309,100 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 	}
 }
 
-// qmdb.fetch_target(conninfo, db) -> (root, range_start, range_end)
+// qmdb.fetch_target(conninfo, db) -> (root, range_start, range_end): the
+// peer's answer is untrusted, and checked like a sync worker's (remote.h).
+// The connection and the answer each get connect_timeout seconds, and the
+// memory the answer may take is capped (qmdb.peer_memory_limit).
 QMDB_FUNCTION(qmdb_fetch_target) {
 	std::string conninfo = text_arg(fcinfo, 0, "conninfo");
 	std::string db = text_arg(fcinfo, 1, "db");
 	check_peer_conninfo(conninfo);
-	const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-	const char *vals[] = {"10", "qmdb fetch_target", conninfo.c_str(), nullptr};
-	PGconn *conn = PQconnectStartParams(keys, vals, 1);
-	std::string error;
+	bool password_required = !caller_is_superuser();
+	double timeout = connect_timeout_of(conninfo);
+	uint64_t notices = 0;
 	Bytes root;
 	int64 start = 0, end = 0;
-	auto wait_socket = [&](int events) {
+	PeerMemoryLimit limit;
+	PGconn *conn = start_peer_connection(conninfo, "qmdb fetch_target", &notices);
+	TimestampTz deadline = 0;
+	auto set_deadline = [&] { deadline = GetCurrentTimestamp() + static_cast<int64>(timeout * 1e6); };
+	auto wait_socket = [&](int events, const char *what) {
+		long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+		if (left_ms <= 0)
+			throw Error(ErrorCode::PeerUnavailable, std::string(what) + " timed out after " +
+			                                            std::to_string(static_cast<int>(timeout)) +
+			                                            " s (connect_timeout)");
 		pg_call([&] {
 			(void)WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT | events, PQsocket(conn),
-			                        1000, PG_WAIT_EXTENSION);
+			                        std::min(left_ms, 1000L), PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS(); // a cancel closes the connection below (RAII-free: see catch)
 		});
 	};
 	try {
 		if (!conn || PQstatus(conn) == CONNECTION_BAD)
-			throw Error(ErrorCode::InvalidArgument,
-			            std::string("could not connect: ") + (conn ? PQerrorMessage(conn) : ""));
+			throw Error(ErrorCode::PeerUnavailable, "could not connect: " + connection_error(conn));
+		set_deadline();
 		for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK;) {
 			if (st == PGRES_POLLING_FAILED)
-				throw Error(ErrorCode::InvalidArgument, std::string("could not connect: ") + PQerrorMessage(conn));
-			wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE);
+				throw Error(ErrorCode::PeerUnavailable, "could not connect: " + connection_error(conn));
+			wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE, "connecting");
 			st = PQconnectPoll(conn);
 		}
-		if (!caller_is_superuser() && !PQconnectionUsedPassword(conn))
-			throw Error(ErrorCode::InvalidArgument,
-			            "password is required: the peer did not ask for the given password");
+		// Before any query (the peer's functions run as whoever we are there).
+		std::string refused = password_rule_error(conn, password_required);
+		if (!refused.empty())
+			throw Error(ErrorCode::PermissionDenied, refused);
 		const char *params[] = {db.c_str()};
 		if (!PQsendQueryParams(conn,
 		                       // The handshake function, so a peer need only grant what a sync uses.
 		                       "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size "
 		                       "FROM qmdb.hello($1) h",
 		                       1, nullptr, params, nullptr, nullptr, 1))
-			throw Error(ErrorCode::InvalidArgument, PQerrorMessage(conn));
-		while (PQisBusy(conn)) {
-			wait_socket(WL_SOCKET_READABLE);
-			if (!PQconsumeInput(conn))
-				throw Error(ErrorCode::InvalidArgument, PQerrorMessage(conn));
+			throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
+		set_deadline();
+		PGresult *res = nullptr;
+		std::string shape;
+		for (int results = 0;; results++) {
+			while (PQflush(conn) == 1 || PQisBusy(conn)) {
+				wait_socket(WL_SOCKET_READABLE | (PQflush(conn) == 1 ? WL_SOCKET_WRITEABLE : 0), "qmdb.hello");
+				if (!consume_peer_input(conn))
+					throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
+			}
+			PGresult *r = PQgetResult(conn);
+			if (!r)
+				break;
+			ExecStatusType st = PQresultStatus(r);
+			if (results > 0 || (st != PGRES_TUPLES_OK && st != PGRES_FATAL_ERROR)) {
+				// A second result, or COPY (libpq keeps answering its state): never a handshake.
+				PQclear(r);
+				if (res)
+					PQclear(res);
+				throw Error(ErrorCode::PeerMisbehaved, std::string("unexpected answer to qmdb.hello from the peer: ") +
+				                                           (results > 0 ? "more than one result" : PQresStatus(st)));
+			}
+			res = r;
+			shape = check_result_shape(res, {{"set_config", TEXTOID, true, 1024},
+			                                 {"root", BYTEAOID, true, 32, 32},
+			                                 {"floor", INT8OID, true, 8, 8},
+			                                 {"size", INT8OID, true, 8, 8}});
 		}
-		PGresult *res = PQgetResult(conn);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-			std::string msg = PQresultErrorMessage(res);
+		if (!res)
+			throw Error(ErrorCode::PeerMisbehaved, "the peer gave no answer to qmdb.hello");
+		if (!shape.empty()) {
+			bool refused_by_peer = PQresultStatus(res) == PGRES_FATAL_ERROR;
 			PQclear(res);
-			throw Error(ErrorCode::InvalidArgument, "the peer refused: " + msg);
+			throw Error(refused_by_peer ? ErrorCode::PeerUnavailable : ErrorCode::PeerMisbehaved,
+			            "the peer refused: " + shape);
 		}
 		const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
-		root.assign(r, r + PQgetlength(res, 0, 1));
-		auto be = [&](int col) {
-			uint64_t v = 0;
-			const uint8_t *p = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, col));
-			for (int i = 0; i < 8; i++)
-				v = v << 8 | p[i];
-			return static_cast<int64>(v);
-		};
-		start = be(2);
-		end = be(3);
+		root.assign(r, r + 32);
+		start = binary_int8(PQgetvalue(res, 0, 2));
+		end = binary_int8(PQgetvalue(res, 0, 3));
 		PQclear(res);
+		if (start < 0 || start >= end || static_cast<uint64_t>(end) > MAX_LEAVES)
+			throw Error(ErrorCode::PeerMisbehaved, "the peer answered an invalid range [" + std::to_string(start) +
+			                                           ", " + std::to_string(end) + ")");
 	} catch (...) {
 		PQfinish(conn);
 		throw;

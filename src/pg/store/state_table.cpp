@@ -4,10 +4,13 @@
 #include "new_heap.h"
 #include "journal_table.h"
 
+#include "bulk_insert.h"
+
 #include "core/first_sightings.h"
 #include "core/key_set.h"
 
 extern "C" {
+#include "access/xlog.h"
 #include "miscadmin.h"
 }
 
@@ -79,6 +82,7 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 		auto write_rows = [&](FirstSightings::Chunk c) {
 			if (c.error)
 				std::rethrow_exception(c.error);
+			check_for_interrupts();
 			for (size_t i = 0; i < c.size(); i++) {
 				if (!c.first[i])
 					continue;
@@ -113,7 +117,10 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 	if (full)
 		return std::nullopt;
 	NewBtree index(partition_table(db_id), partition_key(db_id));
+	uint64_t visited = 0;
 	seen.visit_sorted([&](ByteView key, const uint8_t *row_address) {
+		if (++visited % 65536 == 0)
+			check_for_interrupts();
 		ItemPointerData at;
 		std::memcpy(&at, row_address, sizeof at);
 		if (ItemPointerGetOffsetNumberNoCheck(&at) != InvalidOffsetNumber)
@@ -127,10 +134,12 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 }
 
 // The sort way, for key sets beyond the budget: the last write of each key
-// by one sorted query, which spills to disk as it must.
+// by one sorted query, which spills to disk as it must. `decodable`: rows go
+// in by ordinary (multi-)inserts, which logical decoding sees, instead of
+// page images.
 uint64_t
 load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-             const std::function<void(uint64_t loc)> &live) {
+             const std::function<void(uint64_t loc)> &live, bool decodable) {
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
 	// Each Update or Delete in the range as (key, loc, live, value); $5 and
@@ -159,25 +168,39 @@ load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint
 	                {int4_param(db_id), int8_param(static_cast<int64>(floor)), int8_param(static_cast<int64>(end)),
 	                 text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
 	                 opt_int4_param(format.value_size), int8_param(static_cast<int64>(JOURNAL_WINDOW))});
-	NewHeap heap(partition_table(db_id));
+	std::optional<NewHeap> heap;
+	if (!decodable)
+		heap.emplace(partition_table(db_id));
+	std::string table = partition_table(db_id);
+	std::vector<Datum> rows;
+	uint64_t count = 0;
 	for (uint64 n; (n = spi.fetch(10000)) > 0;) {
+		check_for_interrupts();
+		rows.clear();
 		for (uint64 i = 0; i < n; i++) {
 			int64 loc = spi.i64(i, 1);
 			Datum row[4] = {Int32GetDatum(db_id), spi.datum(i, 0), Int64GetDatum(loc), spi.datum(i, 2)};
-			heap.add(row);
+			if (heap)
+				heap->add(row);
+			else
+				rows.insert(rows.end(), row, row + 4);
 			live(static_cast<uint64_t>(loc));
 		}
+		if (!heap)
+			bulk_insert(table.c_str(), 4, n, rows); // the Datums point into this fetch's rows
+		count += n;
 	}
 	spi.close_cursor();
-	heap.finish();
-	return heap.rows();
+	if (heap)
+		heap->finish();
+	return count;
 }
 
 } // namespace
 
 uint64_t
 load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-                     const std::function<void(uint64_t loc)> &live, bool *sorted) {
+                     const std::function<void(uint64_t loc)> &live, std::string *plain_reason) {
 	std::string id = std::to_string(db_id), table = partition_name(db_id);
 	drop_state_partition(spi, db_id);
 	// The CHECK lets ATTACH skip scanning the rows to prove they belong.
@@ -187,13 +210,19 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	              "_db_id CHECK (db_id = " + id + "))");
 	// The primary key's index, empty: the key-set way fills its pages.
 	spi.exec_once("CREATE UNIQUE INDEX " + partition_key(db_id) + " ON " + table + " (key)");
+	// Logical decoding needs rows in the WAL, not page images: CDC consumers
+	// of qmdb.state must see a synced database's keys.
+	bool decodable = XLogLogicalInfoActive();
 	// Both ways are maintenance work, like building an index: that budget.
-	std::optional<uint64_t> count =
-	    load_by_key_set(db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
+	std::optional<uint64_t> count;
+	if (!decodable)
+		count = load_by_key_set(db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
 	// The key set is gone: hand its memory back before an index build
 	// takes its own maintenance_work_mem, so the two never add up.
 	malloc_trim(0);
-	*sorted = !count;
+	*plain_reason = decodable ? "wal_level = logical: rows inserted for logical decoding"
+	                : !count  ? "sorted: the keys exceed maintenance_work_mem"
+	                          : "";
 	if (count) {
 		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY USING INDEX " + partition_key(db_id));
 	} else {
@@ -202,7 +231,7 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 		// index is built by CREATE INDEX's sort once the rows are in.
 		spi.exec_once("DROP INDEX qmdb." + partition_key(db_id));
 		spi.exec_once("TRUNCATE " + table);
-		count = load_by_sort(spi, db_id, format, floor, end, live);
+		count = load_by_sort(spi, db_id, format, floor, end, live, decodable);
 		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	}
 	spi.exec_once("ALTER TABLE " + table + " SET (fillfactor = 80)");

@@ -27,11 +27,13 @@ void drop_state_partition(Spi &spi, int32 db_id);
 // memory (NewBtree, as CREATE INDEX writes), and the partition attached.
 // The set of keys seen must fit maintenance_work_mem; beyond that the last
 // writes come from one sorted query instead, which spills to disk, and
-// CREATE INDEX builds the primary key (*sorted says which way ran). Either
-// way memory is bounded by maintenance_work_mem. `live` sees each live
+// CREATE INDEX builds the primary key. Under wal_level = logical the rows
+// go in by ordinary inserts instead (page images carry no rows for logical
+// decoding), after the same sorted query. *plain_reason says why the key-set
+// way did not run ("" if it did). Memory is bounded by maintenance_work_mem. `live` sees each live
 // key's loc (the partial key-set pass may report some before the sort
 // reports them again). Returns the number of live keys.
 uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-                              const std::function<void(uint64_t loc)> &live, bool *sorted);
+                              const std::function<void(uint64_t loc)> &live, std::string *plain_reason);
 
 } // namespace qmdb::pg

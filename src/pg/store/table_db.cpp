@@ -20,7 +20,7 @@ format_of(const std::string &encoding, std::optional<int64> key_size, std::optio
 	return f;
 }
 
-TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock) : spi_(spi) {
+TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock, Access access) : spi_(spi) {
 	const char *sql_lock = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
 	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1 FOR UPDATE";
 	const char *sql_read = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
@@ -34,11 +34,18 @@ TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock) : spi
 	info_.floor = static_cast<uint64_t>(spi_.i64(0, 5));
 	info_.pruning_boundary = static_cast<uint64_t>(spi_.i64(0, 6));
 	info_.active_keys = static_cast<uint64_t>(spi_.i64(0, 7));
-	Bytes root = spi_.bytes(0, 8);
-	if (root.size() != 32)
-		throw Error(ErrorCode::DataCorrupted, "stored root is not 32 bytes");
-	std::memcpy(info_.root.data(), root.data(), 32);
 	info_.role = spi_.str(0, 9);
+	if (info_.role == "syncing") {
+		if (access == Access::Verified)
+			throw Error(ErrorCode::NotReady, "database \"" + name +
+			                                     "\" is being synced and has no verified state yet (see "
+			                                     "qmdb.sync_status)");
+	} else {
+		Bytes root = spi_.bytes(0, 8);
+		if (root.size() != 32)
+			throw Error(ErrorCode::DataCorrupted, "stored root is not 32 bytes");
+		std::memcpy(info_.root.data(), root.data(), 32);
+	}
 	nodes_ = NodeTable(info_.id, location_to_position(info_.size));
 	nodes_.attach(spi_);
 	journal_ = JournalTable(info_.id, info_.format);

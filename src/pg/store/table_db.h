@@ -50,9 +50,14 @@ bitmap_bit(const Bytes &row, uint64_t loc) {
 
 class TableDatabase : public WriterState, public ServeSource {
 public:
+	// Which databases a caller may open: Verified refuses (NotReady) a
+	// database whose first sync has not completed, which holds no verified
+	// state and claims no root; Any opens it too (to drop it, or to read
+	// its format).
+	enum class Access { Verified, Any };
 	// Load the catalog row of `name`; with `lock`, take it FOR UPDATE so
 	// writers to one database serialize. Error(NotFound) if it does not exist.
-	TableDatabase(Spi &spi, const std::string &name, bool lock);
+	TableDatabase(Spi &spi, const std::string &name, bool lock, Access access = Access::Verified);
 
 	static void create(Spi &spi, const std::string &name, const OpFormat &format);
 	void drop();

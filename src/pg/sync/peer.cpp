@@ -1,8 +1,9 @@
 #include "peer.h"
+#include "remote.h"
 
 #include <libpq-fe.h>
 
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -13,6 +14,8 @@ static const char *HELLO_SQL =
     "h.encoding, h.key_size, h.value_size, h.max_ops FROM qmdb.hello($1) h";
 static const char *SERVE_SQL = "SELECT qmdb.serve($1, $2)";
 constexpr int PROTOCOL_VERSION = 1;
+// Type OIDs a peer's answers must announce (pg_type.h's, known to libpq users).
+constexpr unsigned int BYTEA_OID = 17, INT8_OID = 20, INT4_OID = 23, TEXT_OID = 25;
 
 std::string
 conninfo_error(const std::string &conninfo) {
@@ -63,7 +66,8 @@ conninfo_has_password(const std::string &conninfo) {
 }
 
 Peer::Peer(int i, std::string conninfo, PeerRequirements req)
-    : index(i), masked_conninfo(mask_conninfo(conninfo)), conninfo_(std::move(conninfo)), req_(std::move(req)) {}
+    : index(i), masked_conninfo(mask_conninfo(conninfo)), conninfo_(std::move(conninfo)), req_(std::move(req)),
+      connect_timeout_(connect_timeout_of(conninfo_)) {}
 
 Peer::~Peer() {
 	if (conn_)
@@ -80,7 +84,7 @@ Peer::state_name() const {
 	case State::Handshaking:
 		return "handshaking";
 	case State::Ready:
-		return "ready";
+		return resting_ ? "backoff" : "ready";
 	case State::Backoff:
 		return "backoff";
 	case State::Banned:
@@ -100,27 +104,27 @@ Peer::maybe_connect(double now) {
 		state_ = State::Idle;
 	if (state_ != State::Idle)
 		return;
-	// Our defaults, then the user's conninfo (expand_dbname) on top.
-	const char *keys[] = {"connect_timeout",           "keepalives", "keepalives_idle",
-	                      "fallback_application_name", "dbname",     nullptr};
-	const char *vals[] = {"10", "1", "30", "qmdb sync worker", conninfo_.c_str(), nullptr};
-	conn_ = PQconnectStartParams(keys, vals, 1);
+	conn_ = start_peer_connection(conninfo_, "qmdb sync worker", &notices);
 	if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
 		std::vector<PeerEvent> none;
-		fail_connection(conn_ ? PQerrorMessage(conn_) : "out of memory", now, none);
+		fail_connection(connection_error(conn_), now, none);
 		return;
 	}
-	PQsetnonblocking(conn_, 1);
 	state_ = State::Connecting;
+	phase_since_ = now;
 	connect_wants_write_ = true;
 }
 
 void
-Peer::fail_connection(const std::string &why, double now, std::vector<PeerEvent> &out) {
-	last_error = why;
-	while (!last_error.empty() && last_error.back() == '\n')
-		last_error.pop_back();
+Peer::note_error(const std::string &why, double now) {
+	last_error = printable_peer_text(why);
 	last_error_at = now;
+	errors++;
+}
+
+void
+Peer::fail_connection(const std::string &why, double now, std::vector<PeerEvent> &out) {
+	note_error(why, now);
 	for (const InFlight &f : inflight_)
 		out.push_back({PeerEvent::Failure, f.id, {}, last_error});
 	inflight_.clear();
@@ -128,44 +132,70 @@ Peer::fail_connection(const std::string &why, double now, std::vector<PeerEvent>
 		PQfinish(conn_);
 		conn_ = nullptr;
 	}
+	resting_ = false;
 	if (state_ == State::Banned)
 		return;
+	retry_at_ = now + next_backoff();
+	state_ = State::Backoff;
+}
+
+double
+Peer::next_backoff() {
 	// Exponential backoff with jitter, capped.
 	static std::mt19937 rng(std::random_device{}());
 	double jitter = 0.5 + std::uniform_real_distribution<double>(0, 1)(rng);
-	retry_at_ = now + backoff_ * jitter;
-	backoff_ = std::min(backoff_ * 2, 30.0);
-	state_ = State::Backoff;
+	double wait = backoff_ * jitter;
+	backoff_ = std::min(backoff_ * 2, MAX_BACKOFF);
+	return wait;
 }
 
 void
 Peer::ban(const std::string &reason, std::vector<PeerEvent> &out) {
 	rejects++;
-	ban_reason = reason;
+	ban_reason = printable_peer_text(reason);
 	state_ = State::Banned;
 	fail_connection("banned: " + reason, last_error_at, out);
 }
 
 void
 Peer::check_hello(PGresult *res) {
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		handshake_error_ = std::string("qmdb.hello failed: ") + PQresultErrorMessage(res);
-		while (!handshake_error_.empty() && handshake_error_.back() == '\n')
-			handshake_error_.pop_back();
+	if (++handshake_results_ > 1) {
+		handshake_error_ = "qmdb.hello answered more than one result";
 		return;
 	}
+	std::string shape = check_result_shape(res, {{"set_config", TEXT_OID, false, 1024},
+	                                             {"protocol_version", INT4_OID, false, 11},
+	                                             {"hasher", TEXT_OID, false, 64},
+	                                             {"family", TEXT_OID, false, 64},
+	                                             {"encoding", TEXT_OID, false, 64},
+	                                             {"key_size", INT4_OID, false, 11, -1, true},
+	                                             {"value_size", INT4_OID, false, 11, -1, true},
+	                                             {"max_ops", INT8_OID, false, 20}});
+	if (!shape.empty()) {
+		handshake_error_ = "qmdb.hello failed: " + shape;
+		return;
+	}
+	// Every value is bounded above and NUL-terminated by libpq; shown only
+	// as printable text.
 	auto text = [&](int col) {
-		return PQgetisnull(res, 0, col) ? std::string() : std::string(PQgetvalue(res, 0, col));
+		return PQgetisnull(res, 0, col) ? std::string() : peer_text(PQgetvalue(res, 0, col));
 	};
+	auto number = [&](int col) { return parse_peer_integer(PQgetvalue(res, 0, col), PQgetlength(res, 0, col)); };
 	auto mismatch = [&](const char *what, const std::string &theirs, const std::string &ours) {
 		handshake_error_ =
 		    std::string("incompatible peer: ") + what + " is " + theirs + " on the peer, " + ours + " here";
 	};
 	const OpFormat &f = req_.format;
 	auto size_text = [](const std::optional<uint32_t> &s) { return s ? std::to_string(*s) : std::string("variable"); };
-	std::string key_size = text(5).empty() ? "variable" : text(5);
-	std::string value_size = text(6).empty() ? "variable" : text(6);
-	if (std::atoi(text(1).c_str()) != PROTOCOL_VERSION)
+	auto peer_size = [&](int col) {
+		if (PQgetisnull(res, 0, col))
+			return std::string("variable");
+		auto v = number(col);
+		return v ? std::to_string(*v) : text(col);
+	};
+	auto version = number(1);
+	auto max_ops = number(7);
+	if (!version || *version != PROTOCOL_VERSION)
 		mismatch("protocol version", text(1), std::to_string(PROTOCOL_VERSION));
 	else if (text(2) != "sha256")
 		mismatch("hasher", text(2), "sha256");
@@ -173,11 +203,11 @@ Peer::check_hello(PGresult *res) {
 		mismatch("family", text(3), "mmr");
 	else if (text(4) != encoding_name(f.encoding))
 		mismatch("encoding", text(4), encoding_name(f.encoding));
-	else if (key_size != size_text(f.key_size))
-		mismatch("key_size", key_size, size_text(f.key_size));
-	else if (value_size != size_text(f.value_size))
-		mismatch("value_size", value_size, size_text(f.value_size));
-	else if (std::strtoull(text(7).c_str(), nullptr, 10) < req_.batch_size)
+	else if (peer_size(5) != size_text(f.key_size))
+		mismatch("key_size", peer_size(5), size_text(f.key_size));
+	else if (peer_size(6) != size_text(f.value_size))
+		mismatch("value_size", peer_size(6), size_text(f.value_size));
+	else if (!max_ops || *max_ops < static_cast<int64_t>(req_.batch_size))
 		mismatch("max_ops (qmdb.max_serve_ops)", text(7), "fetch_batch_size " + std::to_string(req_.batch_size));
 }
 
@@ -185,10 +215,20 @@ void
 Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 	if (!conn_)
 		return;
+	if (state_ == State::Connecting || state_ == State::Handshaking) {
+		// libpq's connect_timeout does not apply to a non-blocking connect,
+		// so the whole of connecting and the handshake is timed here.
+		if (now - phase_since_ > connect_timeout_) {
+			fail_connection(std::string(state_ == State::Connecting ? "could not connect" : "no handshake answer") +
+			                    " within " + std::to_string(static_cast<int>(connect_timeout_)) + " s",
+			                now, out);
+			return;
+		}
+	}
 	if (state_ == State::Connecting) {
 		switch (PQconnectPoll(conn_)) {
 		case PGRES_POLLING_FAILED:
-			fail_connection(PQerrorMessage(conn_), now, out);
+			fail_connection(connection_error(conn_), now, out);
 			return;
 		case PGRES_POLLING_READING:
 			connect_wants_write_ = false;
@@ -201,25 +241,33 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 		default:
 			return;
 		}
+		// Before any query: a function the peer defines runs as whoever we
+		// connected as, so a connection that must not be used is never used.
 		used_password = PQconnectionUsedPassword(conn_);
+		std::string refused = password_rule_error(conn_, req_.password_required);
+		if (!refused.empty()) {
+			ban(refused, out);
+			return;
+		}
 		const char *params[] = {req_.db.c_str()};
 		if (!PQsendQueryParams(conn_, HELLO_SQL, 1, nullptr, params, nullptr, nullptr, 0)) {
-			fail_connection(PQerrorMessage(conn_), now, out);
+			fail_connection(connection_error(conn_), now, out);
 			return;
 		}
 		flush_pending_ = PQflush(conn_) == 1;
 		handshake_error_.clear();
+		handshake_results_ = 0;
 		state_ = State::Handshaking;
 		return;
 	}
-	if (!PQconsumeInput(conn_)) {
-		fail_connection(PQerrorMessage(conn_), now, out);
+	if (!consume_peer_input(conn_)) {
+		fail_connection(connection_error(conn_), now, out);
 		return;
 	}
 	if (flush_pending_)
 		flush_pending_ = PQflush(conn_) == 1;
 	if (state_ == State::Handshaking) {
-		while (!PQisBusy(conn_)) {
+		while (conn_ && !PQisBusy(conn_)) {
 			PGresult *res = PQgetResult(conn_);
 			if (!res) {
 				if (!handshake_error_.empty()) {
@@ -227,12 +275,24 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 					ban(handshake_error_, out);
 					return;
 				}
+				if (handshake_results_ != 1) {
+					fail_connection("qmdb.hello gave no result", now, out);
+					return;
+				}
 				if (!PQenterPipelineMode(conn_)) {
-					fail_connection(PQerrorMessage(conn_), now, out);
+					fail_connection(connection_error(conn_), now, out);
 					return;
 				}
 				state_ = State::Ready;
-				backoff_ = 0.2;
+				backoff_ = INITIAL_BACKOFF;
+				return;
+			}
+			ExecStatusType st = PQresultStatus(res);
+			if (st != PGRES_TUPLES_OK && st != PGRES_FATAL_ERROR) {
+				// COPY, an empty query, a command: never a handshake. libpq
+				// would keep answering a COPY state, so the connection goes.
+				PQclear(res);
+				fail_connection(std::string("unexpected answer to qmdb.hello: ") + PQresStatus(st), now, out);
 				return;
 			}
 			check_hello(res);
@@ -241,6 +301,8 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 		return;
 	}
 	if (state_ == State::Ready) {
+		if (resting_ && now >= rest_until_)
+			resting_ = false;
 		read_results(now, out);
 		if (conn_ && !inflight_.empty() && now - inflight_.front().sent_at > request_timeout)
 			fail_connection("request timed out after " + std::to_string(static_cast<int>(request_timeout)) + " s", now,
@@ -273,15 +335,19 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 			inflight_.pop_front();
 			double ms = (now - done.sent_at) * 1000.0;
 			if (done.failed || !done.got_result) {
-				last_error = done.error.empty() ? "no result" : done.error;
-				last_error_at = now;
+				note_error(done.error.empty() ? "no result" : done.error, now);
 				// An error scores like a timeout (upstream): a peer that cannot
-				// answer (behind, pruned) stops being the first choice.
+				// answer (behind, pruned) stops being the first choice. And it
+				// rests, longer after each error in a row, instead of being
+				// asked again at once.
 				latency_ms_ = (latency_ms_ + 1000.0 * req_.request_timeout) / 2;
+				resting_ = true;
+				rest_until_ = now + next_backoff();
 				out.push_back({PeerEvent::Failure, done.id, {}, last_error});
 			} else {
 				// Upstream's scoring, an average of old and new; the first sample stands alone.
 				latency_ms_ = ops == 0 && latency_ms_ == 0 ? ms : (latency_ms_ + ms) / 2;
+				backoff_ = INITIAL_BACKOFF;
 				bytes += done.response.size();
 				out.push_back({PeerEvent::Answer, done.id, std::move(done.response), {}});
 			}
@@ -289,15 +355,22 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 				return;
 			continue;
 		}
-		if (st == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		if (st != PGRES_TUPLES_OK && st != PGRES_FATAL_ERROR && st != PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			fail_connection(std::string("unexpected answer to qmdb.serve: ") + PQresStatus(st), now, out);
+			return;
+		}
+		std::string shape = check_result_shape(res, {{"serve", BYTEA_OID, true, INT32_MAX}});
+		if (head.got_result || head.failed) {
+			head.failed = true;
+			head.error = "qmdb.serve answered more than one result";
+		} else if (shape.empty()) {
 			const uint8_t *p = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 0));
 			head.response.assign(p, p + PQgetlength(res, 0, 0));
 			head.got_result = true;
 		} else {
 			head.failed = true;
-			head.error = PQresultErrorMessage(res);
-			while (!head.error.empty() && head.error.back() == '\n')
-				head.error.pop_back();
+			head.error = shape;
 		}
 		PQclear(res);
 	}
@@ -309,12 +382,11 @@ Peer::send(uint64_t id, const Request &request, double now, std::vector<PeerEven
 	const char *values[] = {req_.db.c_str(), reinterpret_cast<const char *>(wire.data())};
 	int lengths[] = {0, static_cast<int>(wire.size())};
 	int formats[] = {0, 1};
+	inflight_.push_back({id, now, false, false, {}, {}});
 	if (!PQsendQueryParams(conn_, SERVE_SQL, 2, nullptr, values, lengths, formats, 1) || !PQpipelineSync(conn_)) {
-		inflight_.push_back({id, now, false, false, {}, {}});
-		fail_connection(PQerrorMessage(conn_), now, out);
+		fail_connection(connection_error(conn_), now, out);
 		return;
 	}
-	inflight_.push_back({id, now, false, false, {}, {}});
 	flush_pending_ = PQflush(conn_) == 1;
 }
 

@@ -1,7 +1,10 @@
 // One untrusted peer of a sync job, over libpq, never blocking: a
-// non-blocking connect, the qmdb.hello handshake, then qmdb.serve requests
+// non-blocking connect (timed here: libpq's connect_timeout does not apply),
+// the password rule, the qmdb.hello handshake, then qmdb.serve requests
 // pipelined on the connection (libpq pipeline mode, a sync point after each
-// request so one failure does not abort the others).
+// request so one failure does not abort the others). Every answer's shape is
+// checked before it is read (remote.h); a peer whose requests fail rests,
+// longer after each failure in a row.
 //
 // Plain C++ with libpq only (no backend calls): the worker owns the waiting.
 #pragma once
@@ -24,6 +27,7 @@ struct PeerRequirements {
 	OpFormat format;             // must match exactly
 	uint64_t batch_size;         // the peer's max_ops must be at least this
 	double request_timeout = 30; // seconds; also the score of a failed request
+	bool password_required = false; // a non-superuser's job (see password_rule_error)
 };
 
 struct PeerEvent {
@@ -48,7 +52,7 @@ public:
 	void maybe_connect(double now);
 	// Advance after a socket event or a timeout; appends answers/failures.
 	void poll(double now, double request_timeout, std::vector<PeerEvent> &out);
-	bool can_send(size_t depth) const { return state_ == State::Ready && inflight_.size() < depth; }
+	bool can_send(size_t depth) const { return state_ == State::Ready && !resting_ && inflight_.size() < depth; }
 	// On a send failure the connection drops and `out` gets the failures.
 	void send(uint64_t id, const Request &request, double now, std::vector<PeerEvent> &out);
 	// Forget a request the engine no longer wants (its answer will be ignored).
@@ -68,6 +72,8 @@ public:
 	int index;
 	std::string masked_conninfo;
 	uint64_t ops = 0, bytes = 0, rejects = 0;
+	uint64_t errors = 0;  // failed connections and requests
+	uint64_t notices = 0; // notices the peer sent (dropped)
 	std::string last_error, ban_reason;
 	double last_error_at = 0, banned_at = 0;
 	bool used_password = false;
@@ -81,6 +87,9 @@ private:
 		Bytes response;
 		std::string error;
 	};
+	static constexpr double INITIAL_BACKOFF = 0.2, MAX_BACKOFF = 30;
+	void note_error(const std::string &why, double now);
+	double next_backoff();
 	void fail_connection(const std::string &why, double now, std::vector<PeerEvent> &out);
 	void check_hello(::pg_result *res);
 	void read_results(double now, std::vector<PeerEvent> &out);
@@ -91,7 +100,13 @@ private:
 	State state_ = State::Idle;
 	bool connect_wants_write_ = true;
 	bool flush_pending_ = false;
-	double retry_at_ = 0, backoff_ = 0.2;
+	double connect_timeout_;
+	double phase_since_ = 0; // when connecting (or the handshake) began
+	double retry_at_ = 0, backoff_ = INITIAL_BACKOFF;
+	// After a failed request: no new request until rest_until_.
+	bool resting_ = false;
+	double rest_until_ = 0;
+	int handshake_results_ = 0;
 	// Unmeasured peers look fastest, so every peer is tried (and measured)
 	// early instead of being starved by the first one to answer.
 	double latency_ms_ = 0;

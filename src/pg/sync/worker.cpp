@@ -7,6 +7,7 @@
 // SIGTERM, DROP DATABASE and shutdown never wait on the network.
 #include "../batch_memory.h"
 #include "../gucs.h"
+#include "../memory_limit.h"
 #include "../spi.h"
 #include "../store/node_table.h"
 #include "../store/state_table.h"
@@ -16,6 +17,7 @@
 #include "table_journal.h"
 
 #include "core/memory_db.h"
+#include "core/peer_text.h"
 #include "core/mmr.h"
 #include "core/sync/engine.h"
 #include "core/sync/verify_ahead.h"
@@ -79,30 +81,28 @@ private:
 	std::unique_ptr<Spi> spi_;
 };
 
+// NOTIFY qmdb_sync with {"db": ..., "event": ...} and one more field, the
+// JSON built by PostgreSQL (every name and text escaped). The payload is
+// bounded: a name has at most 63 bytes and an error at most
+// MAX_JOB_ERROR_BYTES, far below NOTIFY's 8000.
 void
-notify(Spi &spi, const std::string &db, const char *event, const std::string &extra) {
-	std::string payload = "{\"db\": " + std::string("\"") + db + "\", \"event\": \"" + event + "\"" + extra + "}";
-	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', $1)", {text_param(payload)});
+notify(Spi &spi, const std::string &db, const char *event, const char *key, const std::string &value,
+       bool number = false) {
+	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', (pg_catalog.jsonb_build_object('db', $1::text, 'event', "
+	         "$2::text) || pg_catalog.jsonb_build_object($3::text, CASE WHEN $5::int4 = 1 "
+	         "THEN pg_catalog.to_jsonb($4::numeric) ELSE pg_catalog.to_jsonb($4::text) END))::text)",
+	         {text_param(db), text_param(event), text_param(key), text_param(value), int4_param(number ? 1 : 0)});
 }
+
+// A job's last_error: a message from the engine may name every peer's
+// reason, so it is capped as a whole too.
+constexpr size_t MAX_JOB_ERROR_BYTES = 2000;
 
 std::string
 seconds(double s) {
 	char buf[32];
 	std::snprintf(buf, sizeof(buf), "%.2f s", s);
 	return buf;
-}
-
-std::string
-json_escape(const std::string &s) {
-	std::string out;
-	for (char c : s) {
-		if (c == '"' || c == '\\')
-			out += '\\';
-		if (static_cast<unsigned char>(c) < 0x20)
-			continue;
-		out += c;
-	}
-	return out;
 }
 
 // Helper threads (the job's VerifyAhead, the rebuild's FirstSightings). A
@@ -154,6 +154,7 @@ private:
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
+	double peer_error_seen_ = 0; // the time of the last peer error copied to the job
 };
 
 bool
@@ -188,6 +189,10 @@ SyncWorker::setup(Spi &spi) {
 	verify_ = std::make_unique<sync::VerifyAhead>(job_.options.format);
 	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
 	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size, job_.options.request_timeout};
+	// A job started by a non-superuser may only use peers that asked for its
+	// password (postgres_fdw's rule): no borrowing this server's .pgpass or
+	// trust. Checked by each peer before it sends any query.
+	req.password_required = !job_.creator_is_superuser;
 	for (size_t i = 0; i < job_.peers.size(); i++)
 		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
 	last_size_ = journal_->size();
@@ -278,6 +283,14 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 		last_size_ = journal_->size();
 		last_rate_at_ = now;
 	}
+	// The newest peer error becomes the job's last_error too: a job whose
+	// peers all fail says why in sync_status, not only in sync_peers.
+	std::string peer_error;
+	for (auto &p : peers_)
+		if (p->last_error_at > peer_error_seen_ && !p->last_error.empty()) {
+			peer_error_seen_ = p->last_error_at;
+			peer_error = "peer " + std::to_string(p->index) + ": " + p->last_error;
+		}
 	sync::Progress pr = engine_->progress();
 	Bytes pins;
 	if (engine_->pinned_nodes())
@@ -288,7 +301,9 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	    "OR phase <> $2 THEN now() ELSE progress_at END, phase = $2, journal_start = $3, journal_size = $4, pins = $5, "
 	    "outstanding = $6, responses_accepted = $7, responses_rejected = $8, target_updates = $9, "
 	    "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
-	    "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now() WHERE db_id = $1",
+	    "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now(), "
+	    "last_error = coalesce(nullif($16, ''), last_error), "
+	    "last_error_at = CASE WHEN $16 <> '' THEN now() ELSE last_error_at END WHERE db_id = $1",
 	    {int4_param(db_id_), text_param(phase), int8_param(static_cast<int64>(journal_->start())),
 	     int8_param(static_cast<int64>(journal_->size())),
 	     engine_->pinned_nodes() ? bytea_param(pins) : null_bytea_param(),
@@ -296,24 +311,27 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	     int8_param(static_cast<int64>(pr.responses_rejected)), int8_param(static_cast<int64>(pr.target_updates)),
 	     int8_param(static_cast<int64>(bytes_)), text_param(std::to_string(ops_per_sec_)),
 	     int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
-	     int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end))});
+	     int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end)),
+	     text_param(peer_error)});
 	for (auto &p : peers_)
 		spi.exec("INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
-		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at) "
+		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at, errors, notices) "
 		         "VALUES ($1, $2::int4, $3, $4, $5::int4, $6, $7, $8::float8, $9, nullif($10, ''), "
 		         "CASE WHEN $10 <> '' THEN coalesce((SELECT banned_at FROM qmdb.sync_peer_stats "
 		         "WHERE db_id = $1 AND peer = $2::int4), now()) END, nullif($11, ''), "
-		         "CASE WHEN $11 <> '' THEN now() END) "
+		         "CASE WHEN $11 <> '' THEN now() END, $12, $13) "
 		         "ON CONFLICT (db_id, peer) DO UPDATE SET state = EXCLUDED.state, in_flight = EXCLUDED.in_flight, "
 		         "ops = EXCLUDED.ops, bytes = EXCLUDED.bytes, latency_ms = EXCLUDED.latency_ms, "
 		         "rejects = EXCLUDED.rejects, ban_reason = EXCLUDED.ban_reason, banned_at = EXCLUDED.banned_at, "
+		         "errors = EXCLUDED.errors, notices = EXCLUDED.notices, "
 		         "last_error = coalesce(EXCLUDED.last_error, s.last_error), "
 		         "last_error_at = CASE WHEN EXCLUDED.last_error IS DISTINCT FROM s.last_error "
 		         "THEN EXCLUDED.last_error_at ELSE s.last_error_at END",
 		         {int4_param(db_id_), int8_param(p->index), text_param(p->masked_conninfo), text_param(p->state_name()),
 		          int8_param(static_cast<int64>(p->in_flight())), int8_param(static_cast<int64>(p->ops)),
 		          int8_param(static_cast<int64>(p->bytes)), text_param(std::to_string(p->latency_ms())),
-		          int8_param(static_cast<int64>(p->rejects)), text_param(p->ban_reason), text_param(p->last_error)});
+		          int8_param(static_cast<int64>(p->rejects)), text_param(p->ban_reason), text_param(p->last_error),
+		          int8_param(static_cast<int64>(p->errors)), int8_param(static_cast<int64>(p->notices))});
 }
 
 void
@@ -366,19 +384,6 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	std::sort(updates.begin(), updates.end(), [](auto &a, auto &b) { return a.first < b.first; });
 	for (auto &u : updates)
 		engine_->update_target(u.second);
-
-	// A job started by a non-superuser may only use peers that asked for its
-	// password (postgres_fdw's rule): no borrowing this server's .pgpass or trust.
-	if (!job_.creator_is_superuser)
-		for (auto &p : peers_)
-			if (p->state() == Peer::State::Ready && !p->used_password) {
-				std::vector<PeerEvent> lost;
-				p->ban("password is required: the peer did not ask for the given password", lost);
-				for (PeerEvent &l : lost) {
-					inflight_.erase(l.id);
-					engine_->retry(l.id);
-				}
-			}
 
 	// Answers from peers: decoded and their proofs checked on the helper
 	// thread (most of them while earlier ones were stored), then handed to
@@ -446,7 +451,7 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		inflight_.erase(id);
 	}
 	for (const Target &t : engine_->take_reached())
-		notify(spi, job_.db_name, "reached_target", ", \"range_end\": " + std::to_string(t.end));
+		notify(spi, job_.db_name, "reached_target", "range_end", std::to_string(t.end), true);
 
 	nodes_->flush();
 	if (r == sync::StepResult::Complete) {
@@ -496,8 +501,8 @@ SyncWorker::finalize(Spi &spi) {
 		}
 		set_bitmap_bit(*row, loc, true);
 	};
-	bool sorted = false;
-	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit, &sorted);
+	std::string plain_reason;
+	uint64_t live = load_state_partition(spi, db_id_, job_.options.format, floor, t.end, set_bit, &plain_reason);
 	set_bit(t.end - 1);
 	std::vector<int64> chunks;
 	std::vector<const Bytes *> rows;
@@ -517,25 +522,39 @@ SyncWorker::finalize(Spi &spi) {
 	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
 	         "updated_at = now() WHERE db_id = $1",
 	         {id});
-	notify(spi, job_.db_name, "complete", ", \"root\": \"" + to_hex(engine_->root()) + "\"");
+	notify(spi, job_.db_name, "complete", "root", to_hex(engine_->root()));
 	double now = now_seconds();
 	std::string summary = "qmdb sync of \"" + job_.db_name + "\" complete: " + std::to_string(t.end - t.start) +
 	                      " operations fetched and verified in " + seconds(started - started_at_) + ", state of " +
 	                      std::to_string(live) + " keys rebuilt in " + seconds(now - started) +
-	                      (sorted ? " (sorted: the keys exceed maintenance_work_mem)" : "");
+	                      (plain_reason.empty() ? "" : " (" + plain_reason + ")");
 	pg_call([&] { ereport(LOG, (errmsg("%s", summary.c_str()))); });
 	return true;
 }
 
+// Record the failure; this must not fail itself (a job that cannot reach
+// `failed` would be restarted for ever). If the notification cannot be
+// sent, the failure is recorded without it.
 void
 SyncWorker::fail(const std::string &message) {
-	WorkerTransaction tx;
-	tx.spi().exec(
-	    "UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
-	    "updated_at = now() WHERE db_id = $1",
-	    {int4_param(db_id_), text_param(message)});
-	notify(tx.spi(), job_.db_name, "failed", ", \"error\": \"" + json_escape(message) + "\"");
-	tx.commit(true);
+	std::string why = printable_peer_text(message, MAX_JOB_ERROR_BYTES);
+	auto record = [&](bool with_notify) {
+		WorkerTransaction tx;
+		tx.spi().exec(
+		    "UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
+		    "updated_at = now() WHERE db_id = $1",
+		    {int4_param(db_id_), text_param(why)});
+		if (with_notify)
+			notify(tx.spi(), job_.db_name, "failed", "error", why);
+		tx.commit(true);
+	};
+	try {
+		record(true);
+		return;
+	} catch (const PgError &) {
+		pg_call([] { AbortCurrentTransaction(); });
+	}
+	record(false);
 }
 
 void
@@ -623,6 +642,9 @@ qmdb_sync_worker_main(Datum arg) {
 	qmdb::pg::keep_batch_memory();
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	// What a peer's message may make this process allocate (memory_limit.h),
+	// on top of the rebuild's maintenance_work_mem.
+	qmdb::pg::limit_process_memory(maintenance_work_mem);
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION); // see WorkerTransaction::commit
 	pgstat_report_appname("qmdb sync worker");
@@ -635,6 +657,10 @@ qmdb_sync_worker_main(Datum arg) {
 		worker.run();
 	} catch (const qmdb::pg::PgError &e) {
 		std::strncpy(message, e.what(), sizeof(message) - 1);
+		transient = true;
+	} catch (const std::bad_alloc &) {
+		// Out of memory (a peer's huge message, memory_limit.h): not the job's fault.
+		std::strncpy(message, "out of memory (qmdb.peer_memory_limit)", sizeof(message) - 1);
 		transient = true;
 	} catch (const std::exception &e) {
 		std::strncpy(message, e.what(), sizeof(message) - 1);
