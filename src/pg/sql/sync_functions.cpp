@@ -373,7 +373,14 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			if (!r)
 				break;
 			ExecStatusType st = PQresultStatus(r);
-			if (results > 0 || (st != PGRES_TUPLES_OK && st != PGRES_FATAL_ERROR)) {
+			if (st == PGRES_FATAL_ERROR && !res) {
+				// The peer's error (or libpq's, such as out of memory for a
+				// huge row): what follows it does not matter.
+				std::string why = peer_text(PQresultErrorMessage(r));
+				PQclear(r);
+				throw Error(ErrorCode::PeerUnavailable, "the peer refused: " + why);
+			}
+			if (results > 0 || st != PGRES_TUPLES_OK) {
 				// A second result, or COPY (libpq keeps answering its state): never a handshake.
 				PQclear(r);
 				if (res)
@@ -390,10 +397,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		if (!res)
 			throw Error(ErrorCode::PeerMisbehaved, "the peer gave no answer to qmdb.hello");
 		if (!shape.empty()) {
-			bool refused_by_peer = PQresultStatus(res) == PGRES_FATAL_ERROR;
 			PQclear(res);
-			throw Error(refused_by_peer ? ErrorCode::PeerUnavailable : ErrorCode::PeerMisbehaved,
-			            "the peer refused: " + shape);
+			throw Error(ErrorCode::PeerMisbehaved, "the peer's answer to qmdb.hello is malformed: " + shape);
 		}
 		const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
 		root.assign(r, r + 32);

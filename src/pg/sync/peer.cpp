@@ -160,7 +160,8 @@ Peer::ban(const std::string &reason, std::vector<PeerEvent> &out) {
 void
 Peer::check_hello(PGresult *res) {
 	if (++handshake_results_ > 1) {
-		handshake_error_ = "qmdb.hello answered more than one result";
+		if (handshake_error_.empty()) // the first error (say, libpq out of memory) says more
+			handshake_error_ = "qmdb.hello answered more than one result";
 		return;
 	}
 	std::string shape = check_result_shape(res, {{"set_config", TEXT_OID, false, 1024},
@@ -362,8 +363,10 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 		}
 		std::string shape = check_result_shape(res, {{"serve", BYTEA_OID, true, INT32_MAX}});
 		if (head.got_result || head.failed) {
-			head.failed = true;
-			head.error = "qmdb.serve answered more than one result";
+			if (!head.failed) { // else the first error (say, libpq out of memory) says more
+				head.failed = true;
+				head.error = "qmdb.serve answered more than one result";
+			}
 		} else if (shape.empty()) {
 			const uint8_t *p = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 0));
 			head.response.assign(p, p + PQgetlength(res, 0, 0));

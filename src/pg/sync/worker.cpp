@@ -132,6 +132,7 @@ private:
 	void dispatch(double now, std::vector<PeerEvent> &events);
 	void verify_answers(std::vector<PeerEvent> &events);
 	void save_progress(Spi &spi, const char *phase);
+	void save_peer_stats(Spi &spi);
 	// Returns true once the database is complete.
 	bool finalize(Spi &spi);
 	void fail(const std::string &message);
@@ -313,6 +314,11 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	     int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
 	     int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end)),
 	     text_param(peer_error)});
+	save_peer_stats(spi);
+}
+
+void
+SyncWorker::save_peer_stats(Spi &spi) {
 	for (auto &p : peers_)
 		spi.exec("INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
 		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at, errors, notices) "
@@ -544,6 +550,8 @@ SyncWorker::fail(const std::string &message) {
 		    "UPDATE qmdb.sync_jobs SET state = 'failed', phase = 'failed', last_error = $2, last_error_at = now(), "
 		    "updated_at = now() WHERE db_id = $1",
 		    {int4_param(db_id_), text_param(why)});
+		if (with_notify) // what each peer last did, as the failure leaves them (not when cut short)
+			save_peer_stats(tx.spi());
 		if (with_notify)
 			notify(tx.spi(), job_.db_name, "failed", "error", why);
 		tx.commit(true);
