@@ -45,6 +45,24 @@ SELECT p.proname, p.prosecdef, p.proconfig
 SELECT count(*) AS definer_without_search_path FROM pg_proc p
  WHERE p.pronamespace = 'qmdb'::regnamespace AND p.prosecdef
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
+-- The privilege matrix: which functions and relations a role that holds
+-- no grant (PUBLIC) may use, and what pg_monitor adds. Superusers may use
+-- everything; anything not open here needs a GRANT. Sync jobs are further
+-- limited to their owner (sql/sync.sql).
+CREATE ROLE qmdb_nobody;
+CREATE ROLE qmdb_monitor IN ROLE pg_monitor;
+SELECT p.oid::regprocedure AS function, has_function_privilege('qmdb_nobody', p.oid, 'EXECUTE') AS public,
+       p.prosecdef AS definer
+  FROM pg_proc p WHERE p.pronamespace = 'qmdb'::regnamespace ORDER BY p.oid::regprocedure::text;
+SELECT c.relname, c.relkind, has_table_privilege('qmdb_nobody', c.oid, 'SELECT') AS public_select,
+       has_table_privilege('qmdb_monitor', c.oid, 'SELECT') AS monitor_select,
+       has_table_privilege('qmdb_nobody', c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') AS public_write
+  FROM pg_class c WHERE c.relnamespace = 'qmdb'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'S')
+   AND c.relname !~ '^state_[0-9]+$' ORDER BY 1;
+-- Stored connection strings (sync_jobs.peers) are readable by nobody but superusers.
+SELECT has_column_privilege('qmdb_monitor', 'qmdb.sync_jobs', 'peers', 'SELECT') AS monitor_reads_peers;
+DROP ROLE qmdb_nobody;
+DROP ROLE qmdb_monitor;
 SELECT qmdb.drop_database('priv');
 DROP SCHEMA evil CASCADE;
 DROP OWNED BY qmdb_app, qmdb_peer;

@@ -44,3 +44,24 @@ SELECT qmdb.write('st', pg_temp.k(4), pg_temp.v(4, 4));
 ROLLBACK;
 SELECT size FROM qmdb.commit('st');
 SELECT check_name, ok FROM qmdb.verify('st');
+
+-- A transaction with staged writes cannot be prepared: they live in this
+-- session, not in the transaction, and would outlive ROLLBACK PREPARED.
+BEGIN;
+SELECT qmdb.write('st', pg_temp.k(5), pg_temp.v(5, 5));
+\set VERBOSITY terse
+PREPARE TRANSACTION 'staged';
+\set VERBOSITY default
+SELECT count(*) AS prepared FROM pg_prepared_xacts;
+-- Nothing of it is left for this session's next commit.
+SELECT size FROM qmdb.commit('st');
+SELECT qmdb.get('st', pg_temp.k(5)) IS NULL AS k5_never_written;
+-- Committed with qmdb.commit first, the transaction prepares; rolled back
+-- prepared, its batch is gone with it.
+BEGIN;
+SELECT qmdb.write('st', pg_temp.k(5), pg_temp.v(5, 5));
+SELECT size FROM qmdb.commit('st');
+PREPARE TRANSACTION 'committed_batch';
+ROLLBACK PREPARED 'committed_batch';
+SELECT qmdb.get('st', pg_temp.k(5)) IS NULL AS k5_rolled_back;
+SELECT check_name, ok FROM qmdb.verify('st');

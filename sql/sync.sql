@@ -22,6 +22,19 @@ SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1 user=app password=secre
 SELECT db, state, range_start, range_end, journal_size, percent FROM qmdb.sync_status;
 SELECT name, role FROM qmdb.databases WHERE name = 's';
 SELECT peer, conninfo FROM qmdb.sync_peers;
+-- Until its sync completes, a database claims no root (the target is not
+-- verified) and every read of it refuses.
+SELECT root IS NULL AS no_root FROM qmdb.databases WHERE name = 's';
+SELECT regress.err($$SELECT qmdb.root('s')$$);
+SELECT regress.err($$SELECT * FROM qmdb.target('s')$$);
+SELECT regress.err($$SELECT qmdb.get('s', '\x01')$$);
+SELECT regress.err($$SELECT count(*) FROM qmdb.entries('s')$$);
+SELECT regress.err($$SELECT * FROM qmdb.hello('s')$$);
+SELECT regress.err($$SELECT qmdb.serve('s', qmdb.encode_request('boundary', 1, 0))$$);
+SELECT regress.err($$SELECT count(*) FROM qmdb.operations('s')$$);
+SELECT regress.err($$SELECT count(*) FROM qmdb.verify('s')$$);
+SELECT regress.err($$SELECT * FROM qmdb.proof('s', 5, 0, 1)$$);
+SELECT regress.err($$SELECT qmdb.prune('s', 0)$$);
 -- Writing to a database being synced is refused.
 SELECT regress.err($$SELECT qmdb.apply_batch('s', ARRAY['\x01']::bytea[], ARRAY['\x02']::bytea[])$$);
 SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5)$$);
@@ -68,4 +81,49 @@ SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 user=app'
 RESET ROLE;
 REVOKE ALL ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb) FROM qmdb_syncer;
 DROP ROLE qmdb_syncer;
+-- Jobs have owners: only the role that started a sync, a member of that
+-- role, or a superuser controls or waits on it.
+CREATE ROLE qmdb_alice;
+CREATE ROLE qmdb_bob;
+CREATE ROLE qmdb_alice_team IN ROLE qmdb_alice;
+GRANT EXECUTE ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb),
+	qmdb.sync_update_target(text, bytea, bigint, bigint), qmdb.sync_finish(text), qmdb.sync_pause(text),
+	qmdb.sync_resume(text), qmdb.sync_cancel(text, boolean), qmdb.sync_wait(text, interval),
+	qmdb.fetch_target(text, text)
+	TO qmdb_alice, qmdb_bob, qmdb_alice_team;
+SET ROLE qmdb_alice;
+SELECT qmdb.sync_start('owned', ARRAY['host=127.0.0.1 port=1 user=app password=secret'], sha256('root'), 0, 5);
+RESET ROLE;
+SET ROLE qmdb_bob;
+SELECT regress.err($$SELECT qmdb.sync_update_target('owned', sha256('mine'), 0, 9)$$);
+SELECT regress.err($$SELECT qmdb.sync_pause('owned')$$);
+SELECT regress.err($$SELECT qmdb.sync_resume('owned')$$);
+SELECT regress.err($$SELECT qmdb.sync_finish('owned')$$);
+SELECT regress.err($$SELECT qmdb.sync_cancel('owned', true)$$);
+SELECT regress.err($$SELECT qmdb.sync_wait('owned', '0')$$);
+RESET ROLE;
+SET ROLE qmdb_alice_team;
+SELECT qmdb.sync_pause('owned');
+SELECT qmdb.sync_wait('owned', '0');
+RESET ROLE;
+SELECT qmdb.sync_cancel('owned', true);
+-- Limits on what a role with sync rights may ask of peers: at most 32
+-- peers, each connection string at most 4096 bytes, and none of this
+-- server's credential files or services.
+SET ROLE qmdb_alice;
+SELECT regress.err($$SELECT qmdb.sync_start('x', array_fill('host=127.0.0.1 password=x'::text, ARRAY[33]), sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 password=x application_name=' || repeat('a', 4100)], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 password=x passfile=/var/lib/postgresql/.pgpass'], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 password=x sslkey=/etc/ssl/private/server.key'], sha256(''), 0, 5)$$);
+SELECT regress.err($$SELECT * FROM qmdb.fetch_target('host=127.0.0.1 password=x service=prod', 'd')$$);
+RESET ROLE;
+SELECT count(*) AS jobs_left FROM qmdb.sync_status;
+REVOKE ALL ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb),
+	qmdb.sync_update_target(text, bytea, bigint, bigint), qmdb.sync_finish(text), qmdb.sync_pause(text),
+	qmdb.sync_resume(text), qmdb.sync_cancel(text, boolean), qmdb.sync_wait(text, interval),
+	qmdb.fetch_target(text, text)
+	FROM qmdb_alice, qmdb_bob, qmdb_alice_team;
+DROP ROLE qmdb_alice_team;
+DROP ROLE qmdb_alice;
+DROP ROLE qmdb_bob;
 SELECT qmdb.drop_database('taken');
