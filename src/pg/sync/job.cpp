@@ -72,7 +72,10 @@ load_sync_job(Spi &spi, int32 db_id) {
 	SyncJob job;
 	job.db_id = db_id;
 	job.db_name = spi.str(0, 0);
+	// Our own rows are checked too: a bad length would read past a buffer.
 	Bytes root = spi.bytes(0, 1);
+	if (root.size() != 32)
+		throw Error(ErrorCode::DataCorrupted, "sync job " + std::to_string(db_id) + ": stored root is not 32 bytes");
 	std::memcpy(job.target.root.data(), root.data(), 32);
 	job.target.start = static_cast<uint64_t>(spi.i64(0, 2));
 	job.target.end = static_cast<uint64_t>(spi.i64(0, 3));
@@ -83,6 +86,9 @@ load_sync_job(Spi &spi, int32 db_id) {
 	job.journal_size = static_cast<uint64_t>(spi.i64(0, 8));
 	if (!spi.is_null(0, 9)) {
 		Bytes pins = spi.bytes(0, 9);
+		if (pins.size() % 32 != 0)
+			throw Error(ErrorCode::DataCorrupted,
+			            "sync job " + std::to_string(db_id) + ": stored pins are not whole digests");
 		std::vector<Digest> ds(pins.size() / 32);
 		for (size_t i = 0; i < ds.size(); i++)
 			std::memcpy(ds[i].data(), pins.data() + 32 * i, 32);

@@ -382,6 +382,8 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	for (uint64 i = 0; i < n; i++) {
 		Target t;
 		Bytes root = spi.bytes(i, 1);
+		if (root.size() != 32) // the table's CHECK says so; a copy never overruns regardless
+			throw Error(ErrorCode::DataCorrupted, "a queued target's root is not 32 bytes");
 		std::memcpy(t.root.data(), root.data(), 32);
 		t.start = static_cast<uint64_t>(spi.i64(i, 2));
 		t.end = static_cast<uint64_t>(spi.i64(i, 3));
