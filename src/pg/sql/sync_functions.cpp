@@ -134,6 +134,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 		options = s;
 	}
 	Spi spi;
+	require_current_schema(spi);
 	SyncOptions opts = parse_sync_options(spi, options);
 	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
 		throw Error(ErrorCode::AlreadyExists,

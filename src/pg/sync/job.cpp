@@ -61,6 +61,16 @@ parse_sync_options(Spi &spi, const std::string &json) {
 	return o;
 }
 
+void
+require_current_schema(Spi &spi) {
+	spi.exec("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb'", {});
+	std::string installed = spi.rows() ? spi.str(0, 0) : "none";
+	if (installed != PG_QMDB_VERSION)
+		throw Error(ErrorCode::NotReady, "the pg_qmdb library is version " PG_QMDB_VERSION
+		                                 " but the extension's SQL objects are at " +
+		                                     installed + ": run ALTER EXTENSION pg_qmdb UPDATE");
+}
+
 std::optional<SyncJob>
 load_sync_job(Spi &spi, int32 db_id) {
 	if (spi.exec("SELECT j.db_name, j.root, j.range_start, j.range_end, j.options::text, j.state, "

@@ -39,6 +39,11 @@ struct SyncJob {
 	bool creator_is_superuser = true;
 };
 
+// Refuse (NotReady) while the extension's SQL objects are older than this
+// library (a new package installed, ALTER EXTENSION pg_qmdb UPDATE not yet
+// run): syncs write columns the old schema does not have.
+void require_current_schema(Spi &spi);
+
 // Locks the job's row for the transaction (see SyncWorker::turn).
 std::optional<SyncJob> load_sync_job(Spi &spi, int32 db_id);
 

@@ -160,6 +160,7 @@ private:
 
 bool
 SyncWorker::setup(Spi &spi) {
+	require_current_schema(spi); // until ALTER EXTENSION ... UPDATE, the job waits (see main)
 	auto job = load_sync_job(spi, db_id_);
 	if (!job || (job->state != "running" && job->state != "paused"))
 		return false;
@@ -668,6 +669,11 @@ qmdb_sync_worker_main(Datum arg) {
 	} catch (const qmdb::pg::PgError &e) {
 		std::strncpy(message, e.what(), sizeof(message) - 1);
 		transient = true;
+	} catch (const qmdb::Error &e) {
+		// A schema older than this library: the job waits for the update
+		// (the launcher starts the worker again); anything else fails it.
+		std::strncpy(message, e.what(), sizeof(message) - 1);
+		transient = e.code() == qmdb::ErrorCode::NotReady;
 	} catch (const std::bad_alloc &) {
 		// Out of memory (a peer's huge message, memory_limit.h): not the job's fault.
 		std::strncpy(message, "out of memory (qmdb.peer_memory_limit)", sizeof(message) - 1);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION pg_qmdb UPDATE from 0.1.0: a source database keeps its
+# root and verifies; a database whose sync was interrupted by the upgrade
+# loses the root it had claimed unverified, and its job resumes and completes;
+# verify_response is no longer PUBLIC's.
+set -euo pipefail
+source "$(dirname "$0")/sync_lib.sh"
+
+start_node A a
+fill "$A" d 30
+read -r root start end < <(target "$A" d)
+as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres old
+qo() { cluster_psql "$A" -d old -At "$@"; }
+qo -c "CREATE EXTENSION pg_qmdb VERSION '0.1.0'" >/dev/null
+fill_old() { qo -c "SELECT count(*) FROM qmdb.apply_batch('src', ARRAY[sha256('a'), sha256('b')], ARRAY[sha256('1'), sha256('2')])" >/dev/null; }
+qo -c "SELECT count(*) FROM qmdb.create_database('src', 'fixed', 32, 32)" >/dev/null
+fill_old
+src_root=$(qo -c "SELECT encode(qmdb.root('src'), 'hex')")
+# This library refuses to start a sync on the old schema, naming the fix.
+case "$(qo -c "SELECT qmdb.sync_start('x', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{$FIXED32}')" 2>&1 || true)" in
+*"run ALTER EXTENSION pg_qmdb UPDATE"*) ;; *) echo "FAIL: sync_start on the 0.1.0 schema"; exit 1 ;;
+esac
+# A sync that 0.1.0 started and the upgrade interrupted: its rows as 0.1.0's
+# sync_start left them, the target's root claimed before anything was verified.
+qo -c "WITH d AS (INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role)
+		VALUES ('d', 'fixed', 32, 32, $start, $start, $start, decode('$root', 'hex'), 'syncing') RETURNING id),
+	j AS (INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, journal_size)
+		SELECT id, 'd', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{$FIXED32}', $start, $start FROM d)
+	INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) SELECT id, 1, 'peer', 'idle' FROM d" >/dev/null
+qo -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
+expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.2.0 "version after the update"
+expect_eq "$(qo -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'd'")" t "no unverified root after the update"
+expect_eq "$(qo -c "SELECT encode(qmdb.root('src'), 'hex')")" "$src_root" "the source's root"
+expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "verify after the update"
+expect_eq "$(qo -c "SELECT has_function_privilege('public', 'qmdb.verify_response(text, bytea, bytea, bytea)', 'EXECUTE')")" f \
+	"verify_response for PUBLIC"
+# The interrupted sync resumes and completes with the source's root.
+qo -c "SELECT qmdb.sync_resume('d')" >/dev/null
+expect_eq "$(qo -c "SELECT qmdb.sync_wait('d', '120 seconds')")" complete "the resumed sync"
+expect_eq "$(qo -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "the synced root"
+fill_old
+expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "writes after the update"
+echo "upgrade: 0.1.0 -> 0.2.0 kept a source, cleared an unverified root, and resumed its sync"
