@@ -8,7 +8,12 @@ TEST(PeerText, KeepsValidUtf8AndEscapesTheRest) {
 	EXPECT_EQ(printable_peer_text("ERROR:  relation \"x\" does not exist\n"), "ERROR:  relation \"x\" does not exist");
 	EXPECT_EQ(printable_peer_text("caf\xc3\xa9 \xe2\x82\xac"), "caf\xc3\xa9 \xe2\x82\xac");
 	// A lone continuation byte, a truncated sequence, an overlong '/', a surrogate, NUL and ESC.
-	EXPECT_EQ(printable_peer_text(std::string("a\x80" "b\xc3" "c\xc0\xaf" "d\xed\xa0\x80" "e\0f\x1b", 15)),
+	EXPECT_EQ(printable_peer_text(std::string("a\x80"
+	                                          "b\xc3"
+	                                          "c\xc0\xaf"
+	                                          "d\xed\xa0\x80"
+	                                          "e\0f\x1b",
+	                                          15)),
 	          "a\\x80b\\xc3c\\xc0\\xafd\\xed\\xa0\\x80e\\x00f\\x1b");
 	EXPECT_EQ(printable_peer_text("line one\nline two\ttab"), "line one line two tab");
 }

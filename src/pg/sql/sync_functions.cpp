@@ -61,8 +61,8 @@ caller_is_superuser() {
 void
 check_peer_conninfo(const std::string &conninfo) {
 	if (conninfo.size() > MAX_CONNINFO_BYTES)
-		throw Error(ErrorCode::LimitExceeded, "a peer connection string has at most " +
-		                                          std::to_string(MAX_CONNINFO_BYTES) + " bytes");
+		throw Error(ErrorCode::LimitExceeded,
+		            "a peer connection string has at most " + std::to_string(MAX_CONNINFO_BYTES) + " bytes");
 	std::string err = conninfo_error(conninfo);
 	if (!err.empty())
 		throw Error(ErrorCode::InvalidArgument, "invalid peer connection string: " + err);
@@ -95,8 +95,8 @@ job_id(Spi &spi, const std::string &db, bool lock = true) {
 		return superuser_arg(caller) || (OidIsValid(role) && has_privs_of_role(caller, role));
 	});
 	if (!allowed)
-		throw Error(ErrorCode::PermissionDenied, "must be the owner of the sync of \"" + db + "\" (role \"" +
-		                                             owner + "\"), a member of that role, or a superuser");
+		throw Error(ErrorCode::PermissionDenied, "must be the owner of the sync of \"" + db + "\" (role \"" + owner +
+		                                             "\"), a member of that role, or a superuser");
 	return id;
 }
 
@@ -120,8 +120,8 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	if (peers.empty())
 		throw Error(ErrorCode::InvalidArgument, "no peers: give at least one connection string");
 	if (peers.size() > MAX_PEERS)
-		throw Error(ErrorCode::LimitExceeded, "a sync has at most " + std::to_string(MAX_PEERS) + " peers, not " +
-		                                          std::to_string(peers.size()));
+		throw Error(ErrorCode::LimitExceeded,
+		            "a sync has at most " + std::to_string(MAX_PEERS) + " peers, not " + std::to_string(peers.size()));
 	for (const auto &p : peers)
 		check_peer_conninfo(p);
 	Digest root = root_arg(fcinfo, 2);

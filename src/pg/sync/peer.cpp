@@ -178,9 +178,7 @@ Peer::check_hello(PGresult *res) {
 	}
 	// Every value is bounded above and NUL-terminated by libpq; shown only
 	// as printable text.
-	auto text = [&](int col) {
-		return PQgetisnull(res, 0, col) ? std::string() : peer_text(PQgetvalue(res, 0, col));
-	};
+	auto text = [&](int col) { return PQgetisnull(res, 0, col) ? std::string() : peer_text(PQgetvalue(res, 0, col)); };
 	auto number = [&](int col) { return parse_peer_integer(PQgetvalue(res, 0, col), PQgetlength(res, 0, col)); };
 	auto mismatch = [&](const char *what, const std::string &theirs, const std::string &ours) {
 		handshake_error_ =

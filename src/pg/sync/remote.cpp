@@ -40,8 +40,8 @@ each_option(const std::string &conninfo, F &&f) {
 pg_conn *
 start_peer_connection(const std::string &conninfo, const char *application_name, uint64_t *notices) {
 	// Later keywords win over the expanded conninfo: client_encoding is ours.
-	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "fallback_application_name",
-	                      "dbname",          "client_encoding", nullptr};
+	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "fallback_application_name", "dbname",
+	                      "client_encoding", nullptr};
 	const char *vals[] = {"10", "1", "30", application_name, conninfo.c_str(), "UTF8", nullptr};
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 	if (conn) {
@@ -74,8 +74,8 @@ password_rule_error(PGconn *conn, bool password_required) {
 
 std::string
 forbidden_conninfo_option(const std::string &conninfo) {
-	static const char *const FORBIDDEN[] = {"passfile", "service", "sslcert", "sslkey", "sslpassword", "krbsrvname",
-	                                        "gsslib"};
+	static const char *const FORBIDDEN[] = {"passfile",    "service",    "sslcert", "sslkey",
+	                                        "sslpassword", "krbsrvname", "gsslib"};
 	std::string found;
 	each_option(conninfo, [&](const char *key, const char *) {
 		for (const char *f : FORBIDDEN)

@@ -54,10 +54,10 @@ bool consume_peer_input(pg_conn *conn);
 // The expected shape of one column of a peer's one-row result.
 struct ColumnShape {
 	const char *name;
-	unsigned int type;       // the type OID the peer must announce
-	bool binary;             // the result format asked for
-	int max_length;          // the longest value accepted, in bytes
-	int exact_length = -1;   // when >= 0, the only length accepted
+	unsigned int type;     // the type OID the peer must announce
+	bool binary;           // the result format asked for
+	int max_length;        // the longest value accepted, in bytes
+	int exact_length = -1; // when >= 0, the only length accepted
 	bool nullable = false;
 };
 
