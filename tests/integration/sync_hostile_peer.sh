@@ -117,6 +117,13 @@ expect_eq "$(q "$B" -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'e'
 expect_err "$B" "SELECT qmdb.root('e')" 55000 "is being synced and has no verified state yet"
 expect_err "$B" "SELECT * FROM qmdb.hello('e')" 55000 "is being synced and has no verified state yet"
 q "$B" -c "SELECT qmdb.sync_cancel('e', true)" >/dev/null
+# Peers that accept and never answer, or drip the startup a byte at a time:
+# the worker times the connect itself (libpq's connect_timeout does not
+# apply to it) and says so; sync_cancel ends the worker.
+sync_start "$B" h "$root" "$start" "$end" "$FIXED32" "$(hp silent)" "$(hp drip)"
+poll "$B" "SELECT bool_and(last_error LIKE 'could not connect within 2 s' AND state = 'backoff') FROM qmdb.sync_peers WHERE db = 'h'"
+q "$B" -c "SELECT qmdb.sync_cancel('h', true)" >/dev/null
+poll "$B" "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker')"
 
 # 4. Every kind of bad answer to qmdb.serve beside one honest peer: the
 #    sync completes with the source's root, and each liar is set aside.
