@@ -118,11 +118,7 @@ SELECT regress.err($$SELECT qmdb.sync_start('x', ARRAY['host=127.0.0.1 password=
 SELECT regress.err($$SELECT * FROM qmdb.fetch_target('host=127.0.0.1 password=x service=prod', 'd')$$);
 RESET ROLE;
 SELECT count(*) AS jobs_left FROM qmdb.sync_status;
-REVOKE ALL ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb),
-	qmdb.sync_update_target(text, bytea, bigint, bigint), qmdb.sync_finish(text), qmdb.sync_pause(text),
-	qmdb.sync_resume(text), qmdb.sync_cancel(text, boolean), qmdb.sync_wait(text, interval),
-	qmdb.fetch_target(text, text)
-	FROM qmdb_alice, qmdb_bob, qmdb_alice_team;
+DROP OWNED BY qmdb_alice, qmdb_bob, qmdb_alice_team; -- their grants
 DROP ROLE qmdb_alice_team;
 DROP ROLE qmdb_alice;
 DROP ROLE qmdb_bob;
