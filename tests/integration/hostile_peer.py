@@ -34,6 +34,8 @@ Scenarios (dbname):
   disconnect        closes the connection in the middle of a message
   pw_*              as the rest of the name, after asking for a password
                     (cleartext) and accepting any
+  scram_slow        asks for SCRAM-SHA-256 with 2^31 - 1 PBKDF2 rounds (minutes
+                    of the client's CPU), then waits
 Anything else: like honest_hello.
 """
 import socket
@@ -192,6 +194,16 @@ def serve(sock, log):
     params = dict(zip(parts[0::2], parts[1::2]))
     scenario = params.get(b"database", b"").decode(errors="replace")
     if scenario == "silent":
+        while c.sock.recv(65536):
+            pass
+        return
+    if scenario == "scram_slow":
+        c.send(msg(b"R", struct.pack("!i", 10) + cstr("SCRAM-SHA-256") + b"\0"))
+        c.read(1)
+        n = struct.unpack("!i", c.read(4))[0]
+        first = c.read(n - 4)
+        client_nonce = first.split(b"r=")[-1]
+        c.send(msg(b"R", struct.pack("!i", 11) + b"r=" + client_nonce + b"hostile,s=c2FsdHNhbHRzYWx0c2FsdA==,i=2147483647"))
         while c.sock.recv(65536):
             pass
         return

@@ -106,6 +106,24 @@ expect_err "$B" "SET ROLE mallory; SELECT * FROM qmdb.fetch_target('host=127.0.0
 	42501 "password is required"
 expect_eq "$(q "$B" -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")" f "mallory is still no superuser"
 
+# 2b. A peer that asks for SCRAM with 2^31 - 1 rounds: libpq computes them
+#     inside the connect (minutes of CPU), on the connector's thread, so a
+#     statement timeout, sync_cancel and a fast shutdown are still prompt.
+expect_err "$B" "SET statement_timeout = '2s'; SELECT * FROM qmdb.fetch_target('$(hp scram_slow 600) password=x', 'd')" 57014 \
+	"canceling statement due to statement timeout"
+sync_start "$B" k "$(printf '00%.0s' $(seq 1 32))" 0 10 "$FIXED32" "$(hp scram_slow 600) password=x"
+poll "$B" "SELECT state = 'connecting' FROM qmdb.sync_peers WHERE db = 'k'"
+q "$B" -c "SELECT qmdb.sync_cancel('k')" >/dev/null
+poll "$B" "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker')"
+q "$B" -c "SELECT qmdb.sync_cancel('k', true)" >/dev/null
+sync_start "$B" k "$(printf '00%.0s' $(seq 1 32))" 0 10 "$FIXED32" "$(hp scram_slow 600) password=x"
+poll "$B" "SELECT state = 'connecting' FROM qmdb.sync_peers WHERE db = 'k'"
+dir=$(node_dir "$B")
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+q "$B" -c "SELECT qmdb.sync_cancel('k', true)" >/dev/null
+no_crash "$B"
+
 # 3. A peer that fails every request rests, longer each time, and says why:
 #    in sync_peers, and as the job's last_error.
 read -r root start end < <(fill "$A" d 20 && target "$A" d)

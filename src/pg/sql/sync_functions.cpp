@@ -5,6 +5,7 @@
 #include "../store/table_db.h"
 #include "../sync/job.h"
 #include "../sync/peer.h"
+#include "../sync/connector.h"
 #include "../sync/remote.h"
 #include "../memory_limit.h"
 
@@ -324,17 +325,18 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 	Bytes root;
 	int64 start = 0, end = 0;
 	PeerMemoryLimit limit;
-	PGconn *conn = start_peer_connection(conninfo, "qmdb fetch_target", &notices);
+	guard_connectors_at_exit();
+	PGconn *conn = start_peer_connection(conninfo, "qmdb fetch_target", nullptr);
 	TimestampTz deadline = 0;
 	auto set_deadline = [&] { deadline = GetCurrentTimestamp() + static_cast<int64>(timeout * 1e6); };
-	auto wait_socket = [&](int events, const char *what) {
+	auto wait_socket = [&](int socket, int events, const char *what) {
 		long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
 		if (left_ms <= 0)
 			throw Error(ErrorCode::PeerUnavailable, std::string(what) + " timed out after " +
 			                                            std::to_string(static_cast<int>(timeout)) +
 			                                            " s (connect_timeout)");
 		pg_call([&] {
-			(void)WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT | events, PQsocket(conn),
+			(void)WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | WL_TIMEOUT | events, socket,
 			                        std::min(left_ms, 1000L), PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS(); // a cancel closes the connection below (RAII-free: see catch)
@@ -344,12 +346,19 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		if (!conn || PQstatus(conn) == CONNECTION_BAD)
 			throw Error(ErrorCode::PeerUnavailable, "could not connect: " + connection_error(conn));
 		set_deadline();
-		for (PostgresPollingStatusType st = PGRES_POLLING_WRITING; st != PGRES_POLLING_OK;) {
-			if (st == PGRES_POLLING_FAILED)
+		{
+			// On its own thread (connector.h): whatever authentication the
+			// peer asks for, a cancel or the deadline ends the wait.
+			Connector connector(conn);
+			conn = nullptr;
+			Connector::Result r;
+			while ((r = connector.result()) == Connector::Result::Running)
+				wait_socket(connector.wake_fd(), WL_SOCKET_READABLE, "connecting");
+			conn = connector.take();
+			if (r == Connector::Result::Failed)
 				throw Error(ErrorCode::PeerUnavailable, "could not connect: " + connection_error(conn));
-			wait_socket(st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE, "connecting");
-			st = PQconnectPoll(conn);
 		}
+		set_notice_counter(conn, &notices);
 		// Before any query (the peer's functions run as whoever we are there).
 		std::string refused = password_rule_error(conn, password_required);
 		if (!refused.empty())
@@ -366,7 +375,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		std::string shape;
 		for (int results = 0;; results++) {
 			while (PQflush(conn) == 1 || PQisBusy(conn)) {
-				wait_socket(WL_SOCKET_READABLE | (PQflush(conn) == 1 ? WL_SOCKET_WRITEABLE : 0), "qmdb.hello");
+				wait_socket(PQsocket(conn), WL_SOCKET_READABLE | (PQflush(conn) == 1 ? WL_SOCKET_WRITEABLE : 0),
+				            "qmdb.hello");
 				if (!consume_peer_input(conn))
 					throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
 			}
@@ -410,7 +420,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			throw Error(ErrorCode::PeerMisbehaved, "the peer answered an invalid range [" + std::to_string(start) +
 			                                           ", " + std::to_string(end) + ")");
 	} catch (...) {
-		PQfinish(conn);
+		if (conn)
+			PQfinish(conn);
 		throw;
 	}
 	PQfinish(conn);

@@ -95,6 +95,8 @@ Peer::state_name() const {
 
 int
 Peer::socket() const {
+	if (connector_)
+		return connector_->wake_fd();
 	return conn_ ? PQsocket(conn_) : -1;
 }
 
@@ -104,15 +106,18 @@ Peer::maybe_connect(double now) {
 		state_ = State::Idle;
 	if (state_ != State::Idle)
 		return;
-	conn_ = start_peer_connection(conninfo_, "qmdb sync worker", &notices);
+	// Notices are counted once connected (the connector's thread must not
+	// touch this object); until then they are dropped uncounted.
+	conn_ = start_peer_connection(conninfo_, "qmdb sync worker", nullptr);
 	if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
 		std::vector<PeerEvent> none;
 		fail_connection(connection_error(conn_), now, none);
 		return;
 	}
+	connector_ = std::make_unique<Connector>(conn_);
+	conn_ = nullptr;
 	state_ = State::Connecting;
 	phase_since_ = now;
-	connect_wants_write_ = true;
 }
 
 void
@@ -128,6 +133,7 @@ Peer::fail_connection(const std::string &why, double now, std::vector<PeerEvent>
 	for (const InFlight &f : inflight_)
 		out.push_back({PeerEvent::Failure, f.id, {}, last_error});
 	inflight_.clear();
+	connector_.reset(); // given up: its thread frees the connection when done
 	if (conn_) {
 		PQfinish(conn_);
 		conn_ = nullptr;
@@ -212,7 +218,7 @@ Peer::check_hello(PGresult *res) {
 
 void
 Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
-	if (!conn_)
+	if (!conn_ && !connector_)
 		return;
 	if (state_ == State::Connecting || state_ == State::Handshaking) {
 		// libpq's connect_timeout does not apply to a non-blocking connect,
@@ -225,21 +231,16 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 		}
 	}
 	if (state_ == State::Connecting) {
-		switch (PQconnectPoll(conn_)) {
-		case PGRES_POLLING_FAILED:
+		Connector::Result r = connector_->result();
+		if (r == Connector::Result::Running)
+			return;
+		conn_ = connector_->take();
+		connector_.reset();
+		if (r == Connector::Result::Failed) {
 			fail_connection(connection_error(conn_), now, out);
 			return;
-		case PGRES_POLLING_READING:
-			connect_wants_write_ = false;
-			return;
-		case PGRES_POLLING_WRITING:
-			connect_wants_write_ = true;
-			return;
-		case PGRES_POLLING_OK:
-			break;
-		default:
-			return;
 		}
+		set_notice_counter(conn_, &notices);
 		// Before any query: a function the peer defines runs as whoever we
 		// connected as, so a connection that must not be used is never used.
 		used_password = PQconnectionUsedPassword(conn_);

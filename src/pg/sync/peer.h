@@ -9,10 +9,13 @@
 // Plain C++ with libpq only (no backend calls): the worker owns the waiting.
 #pragma once
 
+#include "connector.h"
+
 #include "core/operation.h"
 #include "core/wire.h"
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,7 +64,8 @@ public:
 	void ban(const std::string &reason, std::vector<PeerEvent> &out);
 
 	int socket() const;
-	bool wants_write() const { return state_ == State::Connecting ? connect_wants_write_ : flush_pending_; }
+	// While connecting: the connector's wake-up descriptor (readable once done).
+	bool wants_write() const { return state_ == State::Connecting ? false : flush_pending_; }
 	State state() const { return state_; }
 	const char *state_name() const;
 	size_t in_flight() const { return inflight_.size(); }
@@ -96,9 +100,9 @@ private:
 
 	std::string conninfo_;
 	PeerRequirements req_;
-	pg_conn *conn_ = nullptr;
+	pg_conn *conn_ = nullptr;              // once connected (the connector's until then)
+	std::unique_ptr<Connector> connector_; // while connecting
 	State state_ = State::Idle;
-	bool connect_wants_write_ = true;
 	bool flush_pending_ = false;
 	double connect_timeout_;
 	double phase_since_ = 0; // when connecting (or the handshake) began

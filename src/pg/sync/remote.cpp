@@ -51,6 +51,11 @@ start_peer_connection(const std::string &conninfo, const char *application_name,
 	return conn;
 }
 
+void
+set_notice_counter(PGconn *conn, uint64_t *notices) {
+	PQsetNoticeReceiver(conn, count_notice, notices);
+}
+
 double
 connect_timeout_of(const std::string &conninfo) {
 	double timeout = DEFAULT_CONNECT_TIMEOUT;

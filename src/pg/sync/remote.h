@@ -33,6 +33,9 @@ constexpr double DEFAULT_CONNECT_TIMEOUT = 10;
 // out of memory.
 pg_conn *start_peer_connection(const std::string &conninfo, const char *application_name, uint64_t *notices);
 
+// Count the connection's notices into *notices (null: drop them uncounted).
+void set_notice_counter(pg_conn *conn, uint64_t *notices);
+
 // Seconds allowed to connect and authenticate: the conninfo's
 // connect_timeout (at least 2, as libpq), or DEFAULT_CONNECT_TIMEOUT.
 double connect_timeout_of(const std::string &conninfo);

@@ -12,6 +12,7 @@
 #include "../store/node_table.h"
 #include "../store/state_table.h"
 #include "../store/table_db.h"
+#include "connector.h"
 #include "job.h"
 #include "peer.h"
 #include "table_journal.h"
@@ -650,6 +651,7 @@ qmdb_sync_worker_main(Datum arg) {
 	std::memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
 	on_proc_exit(qmdb::pg::stop_helpers, 0);
+	qmdb::pg::guard_connectors_at_exit(); // runs before stop_helpers: see connector.h
 	qmdb::pg::keep_batch_memory();
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
