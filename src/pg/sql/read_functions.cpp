@@ -3,10 +3,13 @@
 #include "../datum.h"
 #include "../gucs.h"
 #include "../spi.h"
+#include "../store/state_table.h"
 #include "../store/table_db.h"
 
 #include "core/mmr.h"
 #include "core/proof.h"
+
+#include <chrono>
 
 using namespace qmdb;
 using namespace qmdb::pg;
@@ -48,14 +51,60 @@ QMDB_FUNCTION(qmdb_operations) {
 	return (Datum)0;
 }
 
+// Node digests recomputed from the journal, compared with the stored ones
+// as they come instead of kept: the tree's peaks live in the Mmr, so this
+// store holds nothing, whatever the database's size.
+class CompareNodes : public NodeStore {
+public:
+	explicit CompareNodes(NodeStore &stored) : stored_(stored) {}
+	std::optional<Digest> get(uint64_t) override { return std::nullopt; }
+	void put(uint64_t pos, const Digest &digest) override {
+		checked++;
+		if (first_bad == UINT64_MAX) {
+			auto s = stored_.get(pos);
+			if (!s || *s != digest)
+				first_bad = pos;
+		}
+	}
+	void reset(uint64_t, const std::map<uint64_t, Digest> &) override {}
+	uint64_t checked = 0, first_bad = UINT64_MAX;
+
+private:
+	NodeStore &stored_;
+};
+
+// A NOTICE every ten seconds of a long verify, so a DBA sees it move.
+class Progress {
+public:
+	explicit Progress(const std::string &db) : db_(db), last_(std::chrono::steady_clock::now()) {}
+	void at(const char *what, uint64_t done, uint64_t total) {
+		check_for_interrupts();
+		auto now = std::chrono::steady_clock::now();
+		if (now - last_ < std::chrono::seconds(10))
+			return;
+		last_ = now;
+		std::string msg =
+		    "qmdb.verify of \"" + db_ + "\": " + what + " " + std::to_string(done) + " of " + std::to_string(total);
+		pg_call([&] { ereport(NOTICE, (errmsg("%s", msg.c_str()))); });
+	}
+
+private:
+	std::string db_;
+	std::chrono::steady_clock::time_point last_;
+};
+
 // qmdb.verify(db) -> (check_name, ok, detail): recompute everything from the
-// journal and the pins, and compare with what the tables hold.
+// journal and the pins, and compare with what the tables hold. Memory is
+// bounded at any size: the journal is read in batches, node digests are
+// compared as they are recomputed, and the replay of the state is a sorted
+// query (which spills to disk past work_mem), merged with the tables.
 QMDB_FUNCTION(qmdb_verify) {
 	RowSink sink(fcinfo);
 	std::string name = text_arg(fcinfo, 0, "db");
 	Spi spi(true);
 	TableDatabase db(spi, name, false);
 	const DbInfo &info = db.info();
+	Progress progress(name);
 	auto report = [&](const char *check, bool ok, const std::string &detail) {
 		Datum v[3] = {text_datum(check), BoolGetDatum(ok), text_datum(detail)};
 		bool n[3] = {false, false, false};
@@ -79,19 +128,15 @@ QMDB_FUNCTION(qmdb_verify) {
 	if (!pins_ok)
 		return (Datum)0;
 
-	// Journal: every row present and decodable; rebuild the MMR as we go.
-	MemoryNodeStore rebuilt;
-	std::map<uint64_t, Digest> pin_map;
-	auto positions = nodes_to_pin(info.pruning_boundary);
-	for (size_t i = 0; i < positions.size(); i++)
-		pin_map[positions[i]] = pins[i];
-	rebuilt.reset(location_to_position(info.pruning_boundary), pin_map);
+	// Journal: every row present and decodable; rebuild the MMR as we go,
+	// comparing each node with the stored one.
+	CompareNodes nodes(db.nodes());
 	Mmr mmr(info.pruning_boundary, pins);
 	Hasher hasher;
 	std::string journal_problem;
 	Operation last;
-	std::map<Bytes, std::pair<uint64_t, Bytes>> replay; // from the floor
 	for (uint64_t start = info.pruning_boundary; start < info.size && journal_problem.empty(); start += 4096) {
+		progress.at("operations read:", start - info.pruning_boundary, info.size - info.pruning_boundary);
 		uint64_t end = std::min(info.size, start + 4096);
 		std::vector<Bytes> ops;
 		try {
@@ -108,13 +153,7 @@ QMDB_FUNCTION(qmdb_verify) {
 				journal_problem = "operation " + std::to_string(loc) + " does not decode: " + e.what();
 				break;
 			}
-			mmr.append(hasher, rebuilt, ops[i]);
-			if (loc >= info.floor) {
-				if (last.kind == OpKind::Update)
-					replay[last.key] = {loc, last.value};
-				else if (last.kind == OpKind::Delete)
-					replay.erase(last.key);
-			}
+			mmr.append(hasher, nodes, ops[i]);
 		}
 	}
 	report("journal", journal_problem.empty(),
@@ -134,45 +173,59 @@ QMDB_FUNCTION(qmdb_verify) {
 	           ? "recomputed root matches " + to_hex(root)
 	           : "recomputed root " + to_hex(root) + " differs from the catalog root " + to_hex(info.root));
 
-	// Stored node digests against the recomputed ones.
-	uint64_t first_bad = UINT64_MAX, checked = 0;
-	for (uint64_t pos = location_to_position(info.pruning_boundary); pos < location_to_position(info.size); pos++) {
-		auto stored = db.nodes().get(pos);
-		checked++;
-		if (!stored || *stored != *rebuilt.get(pos)) {
-			first_bad = pos;
-			break;
-		}
-	}
-	report("nodes", first_bad == UINT64_MAX,
-	       first_bad == UINT64_MAX
-	           ? std::to_string(checked) + " node digests match"
-	           : "node digest at position " + std::to_string(first_bad) + " differs from the journal");
+	report("nodes", nodes.first_bad == UINT64_MAX,
+	       nodes.first_bad == UINT64_MAX
+	           ? std::to_string(nodes.checked) + " node digests match"
+	           : "node digest at position " + std::to_string(nodes.first_bad) + " differs from the journal");
 
-	// State against a replay from the floor.
-	uint64 rows = spi.exec("SELECT key, loc, value FROM qmdb.state WHERE db_id = $1", {int4_param(info.id)});
+	// State against a replay from the floor: both sides in SQL, joined.
+	std::string replay = last_writes_query(info.format);
+	std::vector<qmdb::pg::Param> params = last_writes_params(info.id, info.format, info.floor, info.size);
+	spi.exec_once("WITH replay AS (" + replay +
+	                  "), stored AS (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1) "
+	                  "SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM replay), "
+	                  "(SELECT pg_catalog.encode(coalesce(r.key, s.key), 'hex') FROM replay r FULL JOIN stored s "
+	                  "ON s.key = r.key WHERE r.key IS NULL OR s.key IS NULL OR r.loc <> s.loc OR r.value <> s.value "
+	                  "ORDER BY coalesce(r.key, s.key) LIMIT 1)",
+	              params);
+	int64 rows = spi.i64(0, 0), replayed = spi.i64(0, 1);
 	std::string state_problem;
-	if (rows != replay.size())
-		state_problem = std::to_string(rows) + " live keys stored, " + std::to_string(replay.size()) + " after replay";
-	for (uint64 i = 0; i < rows && state_problem.empty(); i++) {
-		auto it = replay.find(spi.bytes(i, 0));
-		if (it == replay.end() || it->second.first != static_cast<uint64_t>(spi.i64(i, 1)) ||
-		    it->second.second != spi.bytes(i, 2))
-			state_problem = "key " + to_hex(spi.bytes(i, 0)) + " differs from the replay";
-	}
+	if (rows != replayed)
+		state_problem = std::to_string(rows) + " live keys stored, " + std::to_string(replayed) + " after replay";
+	else if (!spi.is_null(0, 2))
+		state_problem = "key " + spi.str(0, 2) + " differs from the replay";
 	report("state", state_problem.empty(),
 	       state_problem.empty() ? std::to_string(rows) + " live keys match the replay" : state_problem);
 
-	// The activity bitmap: exactly the replayed locations and the last commit.
-	std::map<uint64_t, bool> active;
-	for (const auto &e : replay)
-		active[e.second.first] = true;
-	active[info.size - 1] = true;
+	// The activity bitmap: exactly the replayed locations and the last
+	// commit, walked in order beside the replay sorted by location.
 	std::string bitmap_problem;
-	for (uint64_t loc = info.floor; loc < info.size && bitmap_problem.empty(); loc++)
-		if (db.active_bit(loc) != (active.count(loc) != 0))
-			bitmap_problem = "bit " + std::to_string(loc) + " is " + (db.active_bit(loc) ? "set" : "clear") +
-			                 " but the operation is " + (active.count(loc) ? "active" : "inactive");
+	std::string by_loc = "SELECT loc FROM (" + replay + ") r ORDER BY loc";
+	spi.open_cursor(by_loc.c_str(), params);
+	std::vector<uint64_t> active; // one fetch's worth, copied out before the bitmap is read
+	size_t next = 0;
+	bool more = true;
+	for (uint64_t loc = info.floor; loc < info.size && bitmap_problem.empty(); loc++) {
+		if (next == active.size() && more) {
+			progress.at("bitmap locations checked:", loc - info.floor, info.size - info.floor);
+			uint64 n = spi.fetch(10000);
+			active.clear();
+			next = 0;
+			for (uint64 i = 0; i < n; i++)
+				active.push_back(static_cast<uint64_t>(spi.i64(i, 0)));
+			more = n > 0;
+		}
+		bool want = loc == info.size - 1 || (next < active.size() && active[next] == loc);
+		if (next < active.size() && active[next] == loc)
+			next++;
+		if (loc % BITS_PER_CHUNK == 0)
+			db.forget_bitmap_rows(); // rows behind us are done with
+		bool have = db.active_bit(loc);
+		if (have != want)
+			bitmap_problem = "bit " + std::to_string(loc) + " is " + (have ? "set" : "clear") +
+			                 " but the operation is " + (want ? "active" : "inactive");
+	}
+	spi.close_cursor();
 	report("bitmap", bitmap_problem.empty(),
 	       bitmap_problem.empty() ? "activity bitmap matches the replay" : bitmap_problem);
 	return (Datum)0;

@@ -18,6 +18,13 @@ void create_state_partition(Spi &spi, int32 db_id);
 // Drop the database's partition if it has one (a syncing database has none).
 void drop_state_partition(Spi &spi, int32 db_id);
 
+// A replay from the floor, in SQL: for each key whose last Update or
+// Delete in [floor, end) is an Update, (key, loc, value) of that Update,
+// ordered by key. Sorts spill to disk past work_mem, so memory is bounded
+// at any size. Its parameters come from last_writes_params ($1 to $7).
+const char *last_writes_query(const OpFormat &format);
+std::vector<Param> last_writes_params(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end);
+
 // Build the database's partition from its journal: the last Update or
 // Delete of each key in [floor, end) decides whether the key is live, as a
 // replay from the floor would. The journal is walked backwards once, each

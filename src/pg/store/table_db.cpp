@@ -164,6 +164,13 @@ TableDatabase::bitmap_chunk(uint64_t index) {
 	return bitmap_[index] = std::move(bits);
 }
 
+void
+TableDatabase::forget_bitmap_rows() {
+	if (!bitmap_dirty_.empty())
+		throw Error(ErrorCode::Internal, "forget_bitmap_rows with unwritten bitmap rows");
+	bitmap_.clear();
+}
+
 bool
 TableDatabase::active_bit(uint64_t loc) {
 	return bitmap_bit(bitmap_chunk(loc / BITS_PER_CHUNK), loc);

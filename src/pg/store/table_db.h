@@ -95,6 +95,9 @@ public:
 	// The activity bitmap (see qmdb.bitmap).
 	bool active_bit(uint64_t loc);
 	void set_active_bit(uint64_t loc, bool on);
+	// Drop the bitmap rows read so far (none may be dirty): a long read of
+	// the bitmap in order keeps one row, not every row, in memory.
+	void forget_bitmap_rows();
 	void flush_bitmap();
 
 private:
