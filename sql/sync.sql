@@ -53,6 +53,28 @@ ROLLBACK;
 SELECT qmdb.sync_cancel('s');
 SELECT qmdb.sync_wait('s', '10 seconds');
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r4'), 2, 20)$$);
+-- Every control function answers on a stopped job: an error that says what
+-- can be done, or a notice of what it found; none does nothing silently.
+SELECT regress.err($$SELECT qmdb.sync_pause('s')$$);
+SELECT regress.err($$SELECT qmdb.sync_finish('s')$$);
+SELECT qmdb.sync_cancel('s');
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5)$$);
+-- A cancelled (or failed) job is retried by sync_resume, from what it verified.
+SELECT qmdb.sync_resume('s');
+SELECT state FROM qmdb.sync_status WHERE db = 's';
+SELECT qmdb.sync_resume('s');
+SELECT qmdb.sync_pause('s');
+SELECT qmdb.sync_pause('s');
+-- A paused job cannot progress: sync_wait says so at once, even without a timeout.
+SELECT qmdb.sync_wait('s');
+SELECT qmdb.sync_cancel('s');
+-- A complete job made a replica: pausing, resuming or cancelling it means nothing.
+BEGIN;
+UPDATE qmdb.sync_jobs SET state = 'complete' WHERE db_name = 's';
+SELECT regress.err($$SELECT qmdb.sync_pause('s')$$);
+SELECT regress.err($$SELECT qmdb.sync_resume('s')$$);
+SELECT regress.err($$SELECT qmdb.sync_cancel('s')$$);
+ROLLBACK;
 SELECT qmdb.sync_cancel('s', drop_data => true);
 SELECT count(*) AS jobs_left FROM qmdb.sync_status;
 -- Dropping the database of a finished job forgets the job: the name can be

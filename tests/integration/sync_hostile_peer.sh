@@ -97,11 +97,12 @@ cluster_psql "$B" -d evil -U mallory -q -c "CREATE SCHEMA qmdb" -c "CREATE FUNCT
 	BEGIN EXECUTE 'ALTER ROLE mallory SUPERUSER'; END \$\$"
 qm -c "SELECT qmdb.sync_start('stolen', ARRAY['host=127.0.0.1 port=$B dbname=evil user=postgres password=x'],
 	sha256('x'), 0, 10, '{$FIXED32}')" >/dev/null
-expect_eq "$(qm -c "SELECT qmdb.sync_wait('stolen', '120 seconds')")" failed "mallory's sync"
+# The peer is refused (and tried again later, refused each time) before any query.
+poll "$B" "SELECT state = 'refused' AND last_error LIKE 'password is required%' FROM qmdb.sync_peers WHERE db = 'stolen'"
 expect_eq "$(q "$B" -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")" f "mallory is still no superuser"
-case "$(q "$B" -c "SELECT ban_reason FROM qmdb.sync_peers WHERE db = 'stolen'")" in
-*"password is required"*) ;; *) echo "FAIL: the peer was not refused for the password rule"; exit 1 ;;
-esac
+grep -q 'qmdb sync of "stolen": peer 1 (.*) refused: password is required' "$(node_dir "$B")/server.log" ||
+	{ echo "FAIL: the refusal is not in the server log"; exit 1; }
+qm -c "SELECT qmdb.sync_cancel('stolen', true)" >/dev/null
 expect_err "$B" "SET ROLE mallory; SELECT * FROM qmdb.fetch_target('host=127.0.0.1 port=$B dbname=evil user=postgres password=x', 'd')" \
 	42501 "password is required"
 expect_eq "$(q "$B" -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")" f "mallory is still no superuser"
@@ -154,14 +155,27 @@ expect_eq "$(q "$B" -c "SELECT state FROM qmdb.sync_peers WHERE db = 'd' AND pee
 no_crash "$B"
 
 # 5. Nine peers whose handshake fails with a 9000-byte invalid UTF-8
-#    error: the job fails (it used to wedge: the failure's NOTIFY was over
-#    8000 bytes), with a bounded, printable reason.
+#    error: each is refused with a bounded, printable reason, and the job
+#    waits for them (a refusal is not final: a peer may be fixed).
 peers=()
 for i in $(seq 1 9); do peers+=("$(hp hello_long_error) application_name=p$i"); done
 sync_start "$B" f "$root" "$start" "$end" "$FIXED32" "${peers[@]}"
+poll "$B" "SELECT count(*) = 9 AND bool_and(state = 'refused' AND length(last_error) <= 1000
+	AND last_error LIKE 'qmdb.hello failed: ERROR:  \\\\xff\\\\xfe%') FROM qmdb.sync_peers WHERE db = 'f'"
+expect_eq "$(q "$B" -c "SELECT state || ' ' || (length(last_error) <= 2000) FROM qmdb.sync_status WHERE db = 'f'")" \
+	"running true" "a job whose peers are all refused"
+q "$B" -c "SELECT qmdb.sync_cancel('f', true)" >/dev/null
+#    Twelve peers that answer garbage are banned, and the job fails (the
+#    one final failure: no peer serves the target); the reason that names
+#    them all is capped, and the failure's NOTIFY goes out.
+peers=()
+for i in $(seq 1 12); do peers+=("$(hp serve_garbage) application_name=p$i"); done
+sync_start "$B" f "$root" "$start" "$end" "$FIXED32" "${peers[@]}"
 wait_for "$B" f failed
-expect_eq "$(q "$B" -c "SELECT length(last_error) <= 2000 AND last_error LIKE '%no usable peer (peer 1: qmdb.hello failed: ERROR:  %' FROM qmdb.sync_status WHERE db = 'f'")" t \
+expect_eq "$(q "$B" -c "SELECT length(last_error) <= 2000 AND last_error LIKE 'invalid response: the target does not match what the peers serve: every peer is banned (peer 1: malformed response%' FROM qmdb.sync_status WHERE db = 'f'")" t \
 	"a bounded failure reason"
+grep -q 'qmdb sync of "f" failed: invalid response: the target does not match' "$(node_dir "$B")/server.log" ||
+	{ echo "FAIL: the failure is not in the server log"; exit 1; }
 no_crash "$B"
 
 # 6. What peers sent dumps and restores.

@@ -137,9 +137,21 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	Spi spi;
 	require_current_schema(spi);
 	SyncOptions opts = parse_sync_options(spi, options);
+	if (spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) != 0) {
+		std::string state = spi.str(0, 0);
+		if (state == "running" || state == "paused")
+			throw Error(ErrorCode::InUse, "a sync of \"" + db + "\" is " + state +
+			                                  ": see qmdb.sync_status, and act on it with qmdb.sync_update_target, "
+			                                  "sync_pause, sync_resume, sync_finish or sync_cancel");
+		if (state != "complete")
+			throw Error(ErrorCode::InUse, "the sync of \"" + db + "\" is " + state + ": qmdb.sync_resume('" + db +
+			                                  "') retries it with what it verified, qmdb.sync_cancel('" + db +
+			                                  "', drop_data => true) drops it");
+	}
 	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
-		throw Error(ErrorCode::AlreadyExists,
-		            "database \"" + db + "\" already exists (drop it, or sync into another name)");
+		throw Error(ErrorCode::AlreadyExists, "qmdb database \"" + db +
+		                                          "\" already exists (drop it with qmdb.drop_database, or sync into "
+		                                          "another name)");
 	spi.exec(
 	    // No root: nothing is verified until the sync completes (qmdb.root and
 	    // every read refuse a syncing database until then).
@@ -208,32 +220,80 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	PG_RETURN_VOID();
 }
 
-static void
-set_job(FunctionCallInfo fcinfo, const char *sql, bool restart_worker) {
+namespace {
+
+// The state of a job whose row job_id() locked.
+std::string
+job_state(Spi &spi, int32 id) {
+	spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(id)});
+	return spi.str(0, 0);
+}
+
+// A control function called on a job in a state where it means nothing:
+// object_not_in_prerequisite_state, naming the state and what can be done.
+[[noreturn]] void
+refuse_in_state(const std::string &db, const std::string &state, const char *what) {
+	std::string hint = state == "complete"
+	                       ? "it made a replica; qmdb.sync_cancel('" + db + "', drop_data => true) forgets the job"
+	                       : "qmdb.sync_resume('" + db + "') retries it with what it verified";
+	throw Error(ErrorCode::NotReady,
+	            "the sync of \"" + db + "\" is " + state + ": there is nothing to " + what + " (" + hint + ")");
+}
+
+void
+notice(const std::string &message) {
+	pg_call([&] { ereport(NOTICE, (errmsg("%s", message.c_str()))); });
+}
+
+} // namespace
+
+QMDB_FUNCTION(qmdb_sync_finish) {
 	std::string db = text_arg(fcinfo, 0, "db");
 	Spi spi;
 	int32 id = job_id(spi, db);
-	spi.exec(sql, {int4_param(id)});
-	if (restart_worker && !worker_running(spi, id))
-		start_sync_worker_at_commit(id);
-}
-
-QMDB_FUNCTION(qmdb_sync_finish) {
-	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET finish_requested = true WHERE db_id = $1", false);
+	std::string state = job_state(spi, id);
+	if (state != "running" && state != "paused")
+		refuse_in_state(db, state, "finish");
+	spi.exec("UPDATE qmdb.sync_jobs SET finish_requested = true WHERE db_id = $1", {int4_param(id)});
 	PG_RETURN_VOID();
 }
 
 QMDB_FUNCTION(qmdb_sync_pause) {
-	set_job(fcinfo,
-	        "UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
-	        false);
+	std::string db = text_arg(fcinfo, 0, "db");
+	Spi spi;
+	int32 id = job_id(spi, db);
+	std::string state = job_state(spi, id);
+	if (state == "paused")
+		notice("the sync of \"" + db + "\" is already paused");
+	else if (state != "running")
+		refuse_in_state(db, state, "pause");
+	spi.exec("UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
+	         {int4_param(id)});
 	PG_RETURN_VOID();
 }
 
-// Resume a paused job; also (re)starts the worker of a running job that has
-// none (after a restart without shared_preload_libraries).
+// Resume a paused job, or retry a failed or cancelled one from what it
+// verified; also (re)starts the worker of a running job that has none
+// (after a restart without shared_preload_libraries).
 QMDB_FUNCTION(qmdb_sync_resume) {
-	set_job(fcinfo, "UPDATE qmdb.sync_jobs SET state = 'running' WHERE db_id = $1 AND state = 'paused'", true);
+	std::string db = text_arg(fcinfo, 0, "db");
+	Spi spi;
+	int32 id = job_id(spi, db);
+	std::string state = job_state(spi, id);
+	if (state == "complete")
+		refuse_in_state(db, state, "resume");
+	if (state == "running")
+		notice("the sync of \"" + db + "\" is already running");
+	if (state == "failed" || state == "cancelled") {
+		spi.exec("SELECT journal_size - journal_start FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(id)});
+		notice("retrying the " + state + " sync of \"" + db + "\" from its " + std::to_string(spi.i64(0, 0)) +
+		       " verified operations");
+	}
+	spi.exec("UPDATE qmdb.sync_jobs SET state = 'running', phase = CASE WHEN state = 'paused' THEN 'fetching' "
+	         "ELSE 'starting' END, completed_at = NULL, updated_at = now() WHERE db_id = $1 AND state <> 'running'",
+	         {int4_param(id)});
+	if (!worker_running(spi, id))
+		start_sync_worker_at_commit(id);
 	PG_RETURN_VOID();
 }
 
@@ -245,8 +305,13 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 	int32 id = job_id(spi, db);
 	qmdb::pg::Param p = int4_param(id);
 	if (!drop) {
+		std::string state = job_state(spi, id);
+		if (state == "complete")
+			refuse_in_state(db, state, "cancel");
+		if (state == "cancelled")
+			notice("the sync of \"" + db + "\" is already cancelled");
 		spi.exec("UPDATE qmdb.sync_jobs SET state = 'cancelled', phase = 'cancelled', updated_at = now() "
-		         "WHERE db_id = $1 AND state IN ('running', 'paused')",
+		         "WHERE db_id = $1 AND state IN ('running', 'paused', 'failed')",
 		         {p});
 		PG_RETURN_VOID();
 	}
@@ -294,7 +359,9 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 				started_worker = true;
 			}
 		}
-		if (state != "running" && state != "paused")
+		// A paused job makes no progress until someone resumes it: say so
+		// now rather than wait for ever.
+		if (state != "running")
 			return CStringGetTextDatum(state.c_str());
 		if (phase.rfind("at target", 0) == 0)
 			return CStringGetTextDatum("at target");

@@ -87,6 +87,8 @@ Peer::state_name() const {
 		return resting_ ? "backoff" : "ready";
 	case State::Backoff:
 		return "backoff";
+	case State::Refused:
+		return "refused";
 	case State::Banned:
 		return "banned";
 	}
@@ -102,7 +104,7 @@ Peer::socket() const {
 
 void
 Peer::maybe_connect(double now) {
-	if (state_ == State::Backoff && now >= retry_at_)
+	if ((state_ == State::Backoff || state_ == State::Refused) && now >= retry_at_)
 		state_ = State::Idle;
 	if (state_ != State::Idle)
 		return;
@@ -161,6 +163,12 @@ Peer::ban(const std::string &reason, std::vector<PeerEvent> &out) {
 	ban_reason = printable_peer_text(reason);
 	state_ = State::Banned;
 	fail_connection("banned: " + reason, last_error_at, out);
+}
+
+void
+Peer::refuse(const std::string &reason, double now, std::vector<PeerEvent> &out) {
+	fail_connection(reason, now, out);
+	state_ = State::Refused; // fail_connection set the time of the next try
 }
 
 void
@@ -246,7 +254,7 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 		used_password = PQconnectionUsedPassword(conn_);
 		std::string refused = password_rule_error(conn_, req_.password_required);
 		if (!refused.empty()) {
-			ban(refused, out);
+			refuse(refused, now, out); // a password may be changed back: tried again later
 			return;
 		}
 		const char *params[] = {req_.db.c_str()};
@@ -271,8 +279,9 @@ Peer::poll(double now, double request_timeout, std::vector<PeerEvent> &out) {
 			PGresult *res = PQgetResult(conn_);
 			if (!res) {
 				if (!handshake_error_.empty()) {
-					// A peer that does not fit is refused for good, naming both sides.
-					ban(handshake_error_, out);
+					// A peer that does not fit is refused, naming both sides, and
+					// tried again later: it may be upgraded, or a grant restored.
+					refuse(handshake_error_, now, out);
 					return;
 				}
 				if (handshake_results_ != 1) {

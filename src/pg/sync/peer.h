@@ -43,7 +43,9 @@ struct PeerEvent {
 
 class Peer {
 public:
-	enum class State { Idle, Connecting, Handshaking, Ready, Backoff, Banned };
+	// Refused: the handshake or the password rule said no; tried again after
+	// a backoff. Banned: a response failed verification; never used again.
+	enum class State { Idle, Connecting, Handshaking, Ready, Backoff, Refused, Banned };
 
 	Peer(int index, std::string conninfo, PeerRequirements req);
 	~Peer();
@@ -60,6 +62,9 @@ public:
 	void send(uint64_t id, const Request &request, double now, std::vector<PeerEvent> &out);
 	// Forget a request the engine no longer wants (its answer will be ignored).
 	void cancel(uint64_t id);
+	// The peer does not fit (handshake) or broke the password rule: drop the
+	// connection, say why, and try again after a backoff.
+	void refuse(const std::string &reason, double now, std::vector<PeerEvent> &out);
 	// A response from this peer failed verification: it is done for this job.
 	void ban(const std::string &reason, std::vector<PeerEvent> &out);
 

@@ -134,6 +134,7 @@ private:
 	void verify_answers(std::vector<PeerEvent> &events);
 	void save_progress(Spi &spi, const char *phase);
 	void save_peer_stats(Spi &spi);
+	void log_peer_news();
 	// Returns true once the database is complete.
 	bool finalize(Spi &spi);
 	void fail(const std::string &message);
@@ -156,7 +157,8 @@ private:
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
-	double peer_error_seen_ = 0; // the time of the last peer error copied to the job
+	double peer_error_seen_ = 0;      // the time of the last peer error copied to the job
+	std::vector<std::string> logged_; // per peer: what the log last heard of it
 };
 
 bool
@@ -342,6 +344,29 @@ SyncWorker::save_peer_stats(Spi &spi) {
 		          int8_param(static_cast<int64>(p->errors)), int8_param(static_cast<int64>(p->notices))});
 }
 
+// The server log hears of each ban, and of each new reason a peer is
+// refused, with the job's name (the views show only the latest).
+void
+SyncWorker::log_peer_news() {
+	logged_.resize(peers_.size());
+	for (size_t i = 0; i < peers_.size(); i++) {
+		Peer &p = *peers_[i];
+		std::string news;
+		if (p.state() == Peer::State::Banned)
+			news = "banned: " + p.ban_reason;
+		else if (p.state() == Peer::State::Refused)
+			news = "refused: " + p.last_error;
+		else
+			continue;
+		if (news == logged_[i])
+			continue;
+		logged_[i] = news;
+		std::string line = "qmdb sync of \"" + job_.db_name + "\": peer " + std::to_string(p.index) + " (" +
+		                   p.masked_conninfo + ") " + news;
+		pg_call([&] { ereport(LOG, (errmsg("%s", line.c_str()))); });
+	}
+}
+
 void
 SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	journal_->attach(spi);
@@ -469,21 +494,20 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		save_progress(spi, "rebuilding state");
 		return;
 	}
+	log_peer_news();
+	// Only a response that failed verification bans a peer, so with every
+	// peer banned, no peer serves what the target says: the target is wrong
+	// (or every peer lies). That is final; everything else is retried.
 	bool all_banned = !peers_.empty();
 	for (auto &p : peers_)
 		all_banned = all_banned && p->state() == Peer::State::Banned;
 	if (all_banned) {
-		bool any_verified_bad = false;
 		std::string reasons;
-		for (auto &p : peers_) {
-			any_verified_bad = any_verified_bad || p->ban_reason.find("verification") != std::string::npos ||
-			                   p->ban_reason.find("malformed") != std::string::npos;
+		for (auto &p : peers_)
 			reasons += (reasons.empty() ? "" : "; ") + ("peer " + std::to_string(p->index) + ": " + p->ban_reason);
-		}
-		std::string why = any_verified_bad
-		                      ? "the target does not match what the peers serve: every peer is banned (" + reasons + ")"
-		                      : "no usable peer (" + reasons + ")";
-		throw sync::EngineError(sync::EngineErrorKind::InvalidResponse, why);
+		throw sync::EngineError(sync::EngineErrorKind::InvalidResponse,
+		                        "the target does not match what the peers serve: every peer is banned (" + reasons +
+		                            ")");
 	}
 	sync::Progress pr = engine_->progress();
 	const char *phase = paused_ ? "paused" : pr.at_target ? "at target, waiting for finish" : "fetching";
@@ -548,6 +572,8 @@ SyncWorker::finalize(Spi &spi) {
 void
 SyncWorker::fail(const std::string &message) {
 	std::string why = printable_peer_text(message, MAX_JOB_ERROR_BYTES);
+	std::string line = "qmdb sync of \"" + job_.db_name + "\" failed: " + why;
+	pg_call([&] { ereport(LOG, (errmsg("%s", line.c_str()))); });
 	auto record = [&](bool with_notify) {
 		WorkerTransaction tx;
 		tx.spi().exec(
