@@ -71,3 +71,53 @@ SELECT j.db_name AS db, p.peer, p.conninfo_masked AS conninfo, p.state, p.in_fli
        round(p.latency_ms::numeric, 1) AS latency_ms, p.rejects, p.banned_at, p.ban_reason,
        p.last_error, p.last_error_at, p.errors, p.notices
   FROM qmdb.sync_peer_stats p JOIN qmdb.sync_jobs j USING (db_id);
+
+-- Operations from the oldest one kept (the pruning boundary) by default, so
+-- a pruned database or a replica that starts above 0 reads without an error.
+CREATE OR REPLACE FUNCTION qmdb.operations(db text, from_loc bigint DEFAULT NULL, to_loc bigint DEFAULT NULL)
+	RETURNS TABLE (loc bigint, kind text, key bytea, value bytea, floor bigint, metadata bytea, op bytea)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_operations';
+
+-- The views tell the truth, and each job's owner sees its own rows:
+-- worker_pid only while that worker lives (in this database), eta only
+-- then, and in whole seconds; a stopped job's peers are 'closed', not
+-- 'ready'. Rows are those of jobs whose owner the caller is a member of, or
+-- every job for pg_monitor (and superusers).
+CREATE OR REPLACE VIEW qmdb.sync_status WITH (security_barrier) AS
+SELECT j.db_name AS db, j.state, j.phase, j.root AS target_root, j.range_start, j.range_end,
+       j.journal_size,
+       round(100.0 * (j.journal_size - j.range_start) / greatest(j.range_end - j.range_start, 1), 1) AS percent,
+       round(j.ops_per_sec::numeric, 0) AS ops_per_sec,
+       CASE WHEN j.ops_per_sec > 0 AND j.state = 'running' AND w.pid IS NOT NULL
+            THEN make_interval(secs => round((j.range_end - j.journal_size) / j.ops_per_sec)) END AS eta,
+       j.outstanding, j.bytes_received, j.responses_accepted, j.responses_rejected, j.target_updates,
+       j.targets_reached, j.finish_requested,
+       -- No worker turn, or no progress, for a minute while there is work to do.
+       -- The state rebuild is one long statement: stalled only if its worker is gone.
+       (j.state = 'running' AND CASE WHEN j.phase = 'rebuilding state'
+            THEN w.pid IS NULL
+            ELSE j.phase NOT LIKE 'at target%' AND least(j.updated_at, j.progress_at) < now() - interval '60 seconds'
+        END) AS stalled,
+       j.last_error, j.last_error_at, w.pid AS worker_pid, j.started_at, j.updated_at, j.completed_at
+  FROM qmdb.sync_jobs j
+  LEFT JOIN LATERAL (SELECT a.pid FROM pg_catalog.pg_stat_activity a
+                      WHERE a.pid = j.worker_pid AND a.backend_type = 'qmdb sync worker'
+                        AND a.datname = pg_catalog.current_database()) w ON true
+ WHERE pg_catalog.pg_has_role('pg_monitor', 'USAGE')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.rolname = j.created_by AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+
+CREATE OR REPLACE VIEW qmdb.sync_peers WITH (security_barrier) AS
+SELECT j.db_name AS db, p.peer, p.conninfo_masked AS conninfo,
+       CASE WHEN j.state IN ('complete', 'failed', 'cancelled') AND p.state NOT IN ('banned', 'refused')
+            THEN 'closed' ELSE p.state END AS state,
+       CASE WHEN j.state IN ('running', 'paused') THEN p.in_flight ELSE 0 END AS in_flight, p.ops, p.bytes,
+       round(p.latency_ms::numeric, 1) AS latency_ms, p.rejects, p.banned_at, p.ban_reason,
+       p.last_error, p.last_error_at, p.errors, p.notices
+  FROM qmdb.sync_peer_stats p JOIN qmdb.sync_jobs j USING (db_id)
+ WHERE pg_catalog.pg_has_role('pg_monitor', 'USAGE')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                WHERE r.rolname = j.created_by AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
+
+GRANT SELECT ON qmdb.sync_status, qmdb.sync_peers TO PUBLIC;

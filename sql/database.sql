@@ -68,6 +68,9 @@ SELECT qmdb.prune('var9', :vv_floor) = :vv_floor AS boundary_is_floor;
 SELECT pruning_boundary = :vv_floor AS pruned, encode(root, 'hex') = :'vv_root' AS root_unchanged
   FROM qmdb.databases WHERE name = 'var9';
 SELECT min(loc) = :vv_floor AS first_loc_is_boundary FROM qmdb.operations('var9', :vv_floor);
+-- By default, operations start at the boundary; asking below it is an error.
+SELECT min(loc) = :vv_floor AS default_starts_at_boundary FROM qmdb.operations('var9');
+SELECT regress.err($$SELECT count(*) FROM qmdb.operations('var9', 0)$$) ~ '^QM002' AS below_is_pruned;
 -- The journal row holding the boundary was cut to start there.
 SELECT min(loc) = :vv_floor AS first_row_at_boundary, :vv_floor % 32 <> 0 AS boundary_inside_a_row
   FROM qmdb.journal WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'var9');

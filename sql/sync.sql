@@ -53,6 +53,14 @@ ROLLBACK;
 SELECT qmdb.sync_cancel('s');
 SELECT qmdb.sync_wait('s', '10 seconds');
 SELECT regress.err($$SELECT qmdb.sync_update_target('s', sha256('r4'), 2, 20)$$);
+-- worker_pid (and eta) only for a live worker of this job: a recorded pid
+-- of something else (after a restart, or from a restored dump) shows NULL.
+BEGIN;
+UPDATE qmdb.sync_jobs SET worker_pid = 1, ops_per_sec = 100 WHERE db_name = 's';
+SELECT worker_pid, eta FROM qmdb.sync_status WHERE db = 's';
+ROLLBACK;
+-- A stopped job's peers are closed, not ready.
+SELECT peer, state, in_flight FROM qmdb.sync_peers WHERE db = 's';
 -- Every control function answers on a stopped job: an error that says what
 -- can be done, or a notice of what it found; none does nothing silently.
 SELECT regress.err($$SELECT qmdb.sync_pause('s')$$);
@@ -116,7 +124,14 @@ GRANT EXECUTE ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, j
 SET ROLE qmdb_alice;
 SELECT qmdb.sync_start('owned', ARRAY['host=127.0.0.1 port=1 user=app password=secret'], sha256('root'), 0, 5);
 RESET ROLE;
+-- Each owner sees its own jobs in the views (pg_monitor sees them all).
+SET ROLE qmdb_alice_team;
+SELECT db, state FROM qmdb.sync_status;
+SELECT db, peer, conninfo FROM qmdb.sync_peers;
+RESET ROLE;
 SET ROLE qmdb_bob;
+SELECT count(*) AS bob_sees FROM qmdb.sync_status;
+SELECT count(*) AS bob_sees FROM qmdb.sync_peers;
 SELECT regress.err($$SELECT qmdb.sync_update_target('owned', sha256('mine'), 0, 9)$$);
 SELECT regress.err($$SELECT qmdb.sync_pause('owned')$$);
 SELECT regress.err($$SELECT qmdb.sync_resume('owned')$$);

@@ -27,9 +27,11 @@ text_datum(const std::string &s) {
 QMDB_FUNCTION(qmdb_operations) {
 	RowSink sink(fcinfo);
 	std::string name = text_arg(fcinfo, 0, "db");
-	uint64_t from = PG_ARGISNULL(1) ? 0 : location_arg(fcinfo, 1, "from_loc");
 	Spi spi(true);
 	TableDatabase db(spi, name, false);
+	// By default from the oldest operation kept: the pruning boundary (a
+	// replica's range_start, or where qmdb.prune left the journal).
+	uint64_t from = PG_ARGISNULL(1) ? db.pruning_boundary() : location_arg(fcinfo, 1, "from_loc");
 	uint64_t to = PG_ARGISNULL(2) ? db.size() : std::min<uint64_t>(location_arg(fcinfo, 2, "to_loc"), db.size());
 	if (from < db.pruning_boundary() && from < to)
 		throw Error(ErrorCode::Pruned, "operations below " + std::to_string(db.pruning_boundary()) + " are pruned");
