@@ -19,6 +19,12 @@ read -r root start end < <(target "$A" d)
 # 1. sync_cancel while a request hangs: the worker leaves.
 sync_start "$B" d "$root" "$start" "$end" "$FIXED32, \"request_timeout\": 3600" "$(peer "$A" slow)"
 poll "$B" "SELECT in_flight > 0 FROM qmdb.sync_peers WHERE db = 'd'"
+# What the worker is doing shows where PostgreSQL's tools look: its query
+# and application_name here, and the job's name in its sessions on the peer.
+poll "$B" "SELECT query LIKE 'qmdb sync of \"d\": fetching, % of $end operations' AND application_name = 'qmdb sync worker: d'
+	FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker'"
+expect_eq "$(q "$A" -c "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'qmdb sync of d'")" t \
+	"the job's name on the peer"
 q "$B" -c "SELECT qmdb.sync_cancel('d')" >/dev/null
 poll "$B" "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'qmdb sync worker')"
 

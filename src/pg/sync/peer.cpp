@@ -110,7 +110,7 @@ Peer::maybe_connect(double now) {
 		return;
 	// Notices are counted once connected (the connector's thread must not
 	// touch this object); until then they are dropped uncounted.
-	conn_ = start_peer_connection(conninfo_, "qmdb sync worker", nullptr);
+	conn_ = start_peer_connection(conninfo_, req_.application_name.c_str(), nullptr);
 	if (!conn_ || PQstatus(conn_) == CONNECTION_BAD) {
 		std::vector<PeerEvent> none;
 		fail_connection(connection_error(conn_), now, none);

@@ -26,11 +26,12 @@ namespace qmdb::pg {
 
 // What our side requires of a peer (from the local database and options).
 struct PeerRequirements {
-	std::string db;                 // database name on the peer
-	OpFormat format;                // must match exactly
-	uint64_t batch_size;            // the peer's max_ops must be at least this
-	double request_timeout = 30;    // seconds; also the score of a failed request
-	bool password_required = false; // a non-superuser's job (see password_rule_error)
+	std::string db;                                    // database name on the peer
+	OpFormat format;                                   // must match exactly
+	uint64_t batch_size;                               // the peer's max_ops must be at least this
+	double request_timeout = 30;                       // seconds; also the score of a failed request
+	bool password_required = false;                    // a non-superuser's job (see password_rule_error)
+	std::string application_name = "qmdb sync worker"; // unless the conninfo sets one
 };
 
 struct PeerEvent {

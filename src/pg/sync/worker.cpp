@@ -33,6 +33,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/ps_status.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
@@ -135,6 +136,7 @@ private:
 	void save_progress(Spi &spi, const char *phase);
 	void save_peer_stats(Spi &spi);
 	void log_peer_news();
+	void report_activity(const char *phase);
 	// Returns true once the database is complete.
 	bool finalize(Spi &spi);
 	void fail(const std::string &message);
@@ -194,6 +196,10 @@ SyncWorker::setup(Spi &spi) {
 	verify_ = std::make_unique<sync::VerifyAhead>(job_.options.format);
 	std::string remote = job_.options.source_db.empty() ? job_.db_name : job_.options.source_db;
 	PeerRequirements req{remote, job_.options.format, job_.options.fetch_batch_size, job_.options.request_timeout};
+	// The peers' pg_stat_activity names the job (unless the conninfo sets application_name).
+	req.application_name = "qmdb sync of " + job_.db_name;
+	std::string app = "qmdb sync worker: " + job_.db_name;
+	pg_call([&] { pgstat_report_appname(app.c_str()); });
 	// A job started by a non-superuser may only use peers that asked for its
 	// password (postgres_fdw's rule): no borrowing this server's .pgpass or
 	// trust. Checked by each peer before it sends any query.
@@ -278,8 +284,21 @@ SyncWorker::wait_for_events(double timeout) {
 	});
 }
 
+// What the worker is doing, where PostgreSQL's tools look: pg_stat_activity's
+// query column (and so deadlock reports), and the process title.
+void
+SyncWorker::report_activity(const char *phase) {
+	std::string activity = "qmdb sync of \"" + job_.db_name + "\": " + phase + ", " + std::to_string(journal_->size()) +
+	                       " of " + std::to_string(engine_->target().end) + " operations";
+	pg_call([&] {
+		pgstat_report_activity(STATE_RUNNING, activity.c_str());
+		set_ps_display(activity.c_str());
+	});
+}
+
 void
 SyncWorker::save_progress(Spi &spi, const char *phase) {
+	report_activity(phase);
 	double now = now_seconds();
 	if (now - last_rate_at_ >= 1.0) {
 		double rate =
