@@ -79,13 +79,28 @@ CREATE OR REPLACE FUNCTION qmdb.operations(db text, from_loc bigint DEFAULT NULL
 	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS 'MODULE_PATHNAME', 'qmdb_operations';
 
+-- Where a job runs: this cluster (its system identifier) and this database
+-- (its oid). A job restored from a dump elsewhere is not at home: nothing
+-- starts it until qmdb.sync_resume, which makes it at home here. Hashed:
+-- the views call it for any role, and need not show the identifier.
+CREATE FUNCTION qmdb.sync_home() RETURNS text
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT pg_catalog.md5(s.system_identifier::text || '/' || d.oid::text)
+	      FROM pg_catalog.pg_control_system() s, pg_catalog.pg_database d
+	      WHERE d.datname = pg_catalog.current_database() $$;
+ALTER TABLE qmdb.sync_jobs ADD COLUMN home text;
+UPDATE qmdb.sync_jobs SET home = qmdb.sync_home();
+ALTER TABLE qmdb.sync_jobs ALTER COLUMN home SET DEFAULT qmdb.sync_home(), ALTER COLUMN home SET NOT NULL;
+
 -- The views tell the truth, and each job's owner sees its own rows:
 -- worker_pid only while that worker lives (in this database), eta only
 -- then, and in whole seconds; a stopped job's peers are 'closed', not
 -- 'ready'. Rows are those of jobs whose owner the caller is a member of, or
 -- every job for pg_monitor (and superusers).
 CREATE OR REPLACE VIEW qmdb.sync_status WITH (security_barrier) AS
-SELECT j.db_name AS db, j.state, j.phase, j.root AS target_root, j.range_start, j.range_end,
+SELECT j.db_name AS db, j.state,
+       CASE WHEN j.state IN ('running', 'paused') AND j.home <> qmdb.sync_home()
+            THEN 'restored: waiting for qmdb.sync_resume' ELSE j.phase END AS phase, j.root AS target_root, j.range_start, j.range_end,
        j.journal_size,
        round(100.0 * (j.journal_size - j.range_start) / greatest(j.range_end - j.range_start, 1), 1) AS percent,
        round(j.ops_per_sec::numeric, 0) AS ops_per_sec,

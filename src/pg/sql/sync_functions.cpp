@@ -282,13 +282,19 @@ QMDB_FUNCTION(qmdb_sync_resume) {
 	std::string state = job_state(spi, id);
 	if (state == "complete")
 		refuse_in_state(db, state, "resume");
-	if (state == "running")
+	spi.exec("SELECT (home = qmdb.sync_home())::int4 FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(id)});
+	bool at_home = spi.i32(0, 0) != 0;
+	if (!at_home)
+		notice("the sync of \"" + db + "\" was restored from another server or database: it resumes here");
+	else if (state == "running")
 		notice("the sync of \"" + db + "\" is already running");
 	if (state == "failed" || state == "cancelled") {
 		spi.exec("SELECT journal_size - journal_start FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(id)});
 		notice("retrying the " + state + " sync of \"" + db + "\" from its " + std::to_string(spi.i64(0, 0)) +
 		       " verified operations");
 	}
+	spi.exec("UPDATE qmdb.sync_jobs SET home = qmdb.sync_home(), worker_pid = NULL WHERE db_id = $1 AND $2 = 0",
+	         {int4_param(id), int4_param(at_home ? 1 : 0)});
 	spi.exec("UPDATE qmdb.sync_jobs SET state = 'running', phase = CASE WHEN state = 'paused' THEN 'fetching' "
 	         "ELSE 'starting' END, completed_at = NULL, updated_at = now() WHERE db_id = $1 AND state <> 'running'",
 	         {int4_param(id)});
@@ -343,7 +349,8 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 		std::string state, phase;
 		{
 			Spi spi;
-			if (spi.exec("SELECT state, CASE WHEN finish_requested THEN 'finishing' ELSE phase END, db_id "
+			if (spi.exec("SELECT CASE WHEN state = 'running' AND home <> qmdb.sync_home() THEN 'restored' "
+			             "ELSE state END, CASE WHEN finish_requested THEN 'finishing' ELSE phase END, db_id "
 			             "FROM qmdb.sync_jobs WHERE db_name = $1",
 			             {text_param(db)}) == 0)
 				throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");

@@ -75,7 +75,8 @@ std::optional<SyncJob>
 load_sync_job(Spi &spi, int32 db_id) {
 	if (spi.exec("SELECT j.db_name, j.root, j.range_start, j.range_end, j.options::text, j.state, "
 	             "j.finish_requested::int4, j.journal_start, j.journal_size, j.pins, "
-	             "coalesce((SELECT rolsuper::int4 FROM pg_catalog.pg_roles WHERE rolname = j.created_by), 0) "
+	             "coalesce((SELECT rolsuper::int4 FROM pg_catalog.pg_roles WHERE rolname = j.created_by), 0), "
+	             "(j.home = qmdb.sync_home())::int4 "
 	             "FROM qmdb.sync_jobs j WHERE j.db_id = $1 FOR NO KEY UPDATE OF j",
 	             {int4_param(db_id)}) == 0)
 		return std::nullopt;
@@ -105,6 +106,7 @@ load_sync_job(Spi &spi, int32 db_id) {
 		job.pins = ds;
 	}
 	job.creator_is_superuser = spi.i32(0, 10) != 0;
+	job.at_home = spi.i32(0, 11) != 0;
 	uint64 n = spi.exec("SELECT p FROM qmdb.sync_jobs j, unnest(j.peers) WITH ORDINALITY AS t(p, i) "
 	                    "WHERE j.db_id = $1 ORDER BY i",
 	                    {int4_param(db_id)});

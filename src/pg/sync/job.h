@@ -37,6 +37,7 @@ struct SyncJob {
 	uint64_t journal_start = 0, journal_size = 0;
 	std::optional<std::vector<Digest>> pins;
 	bool creator_is_superuser = true;
+	bool at_home = true; // false: restored from another cluster or database (see qmdb.sync_home)
 };
 
 // Refuse (NotReady) while the extension's SQL objects are older than this

@@ -63,10 +63,15 @@ qmdb_sync_launcher_main(Datum) {
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		// Jobs whose advisory lock is free have no worker.
-		// Only look at the jobs table once the extension exists here.
-		int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb'", true, 0);
+		// Only look at the jobs table once the extension exists here, at
+		// this library's version (an older schema waits for its update).
+		// A job restored from elsewhere waits for sync_resume (sync_home).
+		int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb' AND extversion = '" PG_QMDB_VERSION "'",
+		                     true, 0);
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
-			rc = SPI_execute("SELECT db_id FROM qmdb.sync_jobs WHERE state IN ('running', 'paused')", true, 0);
+			rc = SPI_execute("SELECT db_id FROM qmdb.sync_jobs WHERE state IN ('running', 'paused') "
+			                 "AND home = qmdb.sync_home()",
+			                 true, 0);
 		else
 			rc = -1;
 		if (rc == SPI_OK_SELECT) {

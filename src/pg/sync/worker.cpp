@@ -167,7 +167,8 @@ bool
 SyncWorker::setup(Spi &spi) {
 	require_current_schema(spi); // until ALTER EXTENSION ... UPDATE, the job waits (see main)
 	auto job = load_sync_job(spi, db_id_);
-	if (!job || (job->state != "running" && job->state != "paused"))
+	// A job restored from elsewhere runs only after sync_resume here.
+	if (!job || (job->state != "running" && job->state != "paused") || !job->at_home)
 		return false;
 	job_ = *job;
 	paused_ = job_.state == "paused";
