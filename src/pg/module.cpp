@@ -6,7 +6,8 @@
 
 namespace qmdb::pg {
 void register_sync_launcher();
-}
+void install_drop_guard();
+} // namespace qmdb::pg
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -17,6 +18,7 @@ void
 _PG_init(void) {
 	qmdb::pg::define_gucs();
 	qmdb::pg::register_staging_callbacks();
+	qmdb::pg::install_drop_guard();
 	// Only a preloaded library can register static workers: without it,
 	// jobs still run, but resume after a restart only on sync_resume/sync_wait.
 	if (process_shared_preload_libraries_in_progress)

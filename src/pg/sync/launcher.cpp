@@ -66,8 +66,9 @@ qmdb_sync_launcher_main(Datum) {
 		// Only look at the jobs table once the extension exists here, at
 		// this library's version (an older schema waits for its update).
 		// A job restored from elsewhere waits for sync_resume (sync_home).
-		int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb' AND extversion = '" PG_QMDB_VERSION "'",
-		                     true, 0);
+		int rc = SPI_execute(
+		    "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb' AND extversion = '" PG_QMDB_VERSION "'",
+		    true, 0);
 		if (rc == SPI_OK_SELECT && SPI_processed == 1)
 			rc = SPI_execute("SELECT db_id FROM qmdb.sync_jobs WHERE state IN ('running', 'paused') "
 			                 "AND home = qmdb.sync_home()",
