@@ -16,9 +16,12 @@ SELECT regress.err($$SELECT qmdb.sync_start('taken', ARRAY['host=127.0.0.1 port=
 SELECT regress.err($$SELECT qmdb.sync_finish('nope')$$);
 SELECT regress.err($$SELECT qmdb.sync_update_target('nope', sha256(''), 0, 6)$$);
 
+-- Without a format in the options, the peers' hello states it: with no peer
+-- to answer, sync_start says so.
+SELECT regress.err($$SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1 connect_timeout=2'], sha256(''), 0, 5)$$);
 -- A job whose only peer is unreachable: it keeps trying (backoff) and says why.
 SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1 user=app password=secret connect_timeout=2'],
-                       sha256('root'), 0, 5, '{"fetch_batch_size": 5}');
+                       sha256('root'), 0, 5, '{"fetch_batch_size": 5, "encoding": "variable"}');
 SELECT db, state, range_start, range_end, journal_size, percent FROM qmdb.sync_status;
 SELECT name, role FROM qmdb.databases WHERE name = 's';
 SELECT peer, conninfo FROM qmdb.sync_peers;
@@ -87,12 +90,12 @@ SELECT qmdb.sync_cancel('s', drop_data => true);
 SELECT count(*) AS jobs_left FROM qmdb.sync_status;
 -- Dropping the database of a finished job forgets the job: the name can be
 -- synced again.
-SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5);
+SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5, '{"encoding": "variable"}');
 SELECT qmdb.sync_cancel('s');
 SELECT qmdb.sync_wait('s', '10 seconds');
 SELECT qmdb.drop_database('s');
 SELECT count(*) AS jobs_left FROM qmdb.sync_status;
-SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5);
+SELECT qmdb.sync_start('s', ARRAY['host=127.0.0.1 port=1'], sha256('root'), 0, 5, '{"encoding": "variable"}');
 SELECT qmdb.sync_cancel('s', drop_data => true);
 -- Stored connection strings are not readable except by the owner.
 CREATE ROLE qmdb_watcher;
@@ -122,7 +125,8 @@ GRANT EXECUTE ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, j
 	qmdb.fetch_target(text, text)
 	TO qmdb_alice, qmdb_bob, qmdb_alice_team;
 SET ROLE qmdb_alice;
-SELECT qmdb.sync_start('owned', ARRAY['host=127.0.0.1 port=1 user=app password=secret'], sha256('root'), 0, 5);
+SELECT qmdb.sync_start('owned', ARRAY['host=127.0.0.1 port=1 user=app password=secret'], sha256('root'), 0, 5,
+                       '{"encoding": "variable"}');
 RESET ROLE;
 -- Each owner sees its own jobs in the views (pg_monitor sees them all).
 SET ROLE qmdb_alice_team;

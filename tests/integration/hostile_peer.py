@@ -20,6 +20,8 @@ Scenarios (dbname):
   serve_huge        qmdb.serve answers a 200 MB value
   serve_silent      qmdb.serve gets no answer, ever
   hello_one_column  qmdb.hello answers one column (fetch_target's old crash)
+  (fetch_target's and sync_start's hello: root, floor, size and the format,
+  fixed 32/32, in binary; a worker's: the handshake in text)
   hello_short_root  qmdb.hello answers a 3-byte root
   hello_two_results qmdb.hello answers two result sets
   hello_copy        qmdb.hello answers with a COPY OUT response
@@ -113,10 +115,11 @@ def hello_answer(scenario, binary):
     if binary:  # set_config, root, floor, size
         root = b"\x11" * (3 if scenario == "hello_short_root" else 32)
         floor, size = (-5, 10) if scenario == "hello_negative" else (0, 10)
-        cols = [("set_config", 25, 1), ("root", 17, 1), ("floor", 20, 1), ("size", 20, 1)]
-        if scenario == "hello_huge":
-            return row_description(cols) + data_row([b"x" * HUGE, root, struct.pack("!q", floor), struct.pack("!q", size)])
-        return row_description(cols) + data_row([b"", root, struct.pack("!q", floor), struct.pack("!q", size)])
+        cols = [("set_config", 25, 1), ("root", 17, 1), ("floor", 20, 1), ("size", 20, 1), ("encoding", 25, 1),
+                ("key_size", 23, 1), ("value_size", 23, 1)]
+        fmt = [b"fixed", struct.pack("!i", 32), struct.pack("!i", 32)]
+        first = b"x" * HUGE if scenario == "hello_huge" else b""
+        return row_description(cols) + data_row([first, root, struct.pack("!q", floor), struct.pack("!q", size)] + fmt)
     cols = [("set_config", 25, 0), ("protocol_version", 23, 0), ("hasher", 25, 0), ("family", 25, 0),
             ("encoding", 25, 0), ("key_size", 23, 0), ("value_size", 23, 0), ("max_ops", 20, 0)]
     values = [b"", b"1", b"sha256", b"mmr", b"fixed", b"32", b"32", b"10000"]

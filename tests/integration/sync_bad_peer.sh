@@ -43,9 +43,16 @@ expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.journal j JOIN qmdb.databases 
 # fails again the same way.
 sync_start "$B" w "$(echo "$root" | sed 's/^./0/')" "$start" "$end" "$FIXED32, \"source_db\": \"d\"" "$(peer "$A")"
 wait_for "$B" w failed
-q "$B" -c "SELECT qmdb.sync_resume('w')" >/dev/null
-expect_eq "$(q "$B" -c "SELECT state FROM qmdb.sync_status WHERE db = 'w'")" running "a failed job resumed"
+case "$(q "$B" -c "SELECT qmdb.sync_resume('w')" 2>&1)" in
+*'retrying the failed sync of "w" from its 0 verified operations'*) ;; *) echo "FAIL: sync_resume of a failed job"; exit 1 ;;
+esac
+# It runs and fails again: the log says so a second time.
+for _ in $(seq 1 400); do
+	[ "$(grep -c 'qmdb sync of "w" failed: invalid response: the target does not match' "$(node_dir "$B")/server.log")" -ge 2 ] && break
+	sleep 0.05
+done
 wait_for "$B" w failed
+expect_eq "$(grep -c 'qmdb sync of "w" failed' "$(node_dir "$B")/server.log")" 2 "a retried wrong target fails again"
 # A peer whose database does not fit is refused at the handshake, naming
 # both sides, and tried again later (a peer may be upgraded): the job waits.
 sync_start "$B" v "$root" "$start" "$end" "\"encoding\": \"variable\", \"source_db\": \"d\"" "$(peer "$A")"
@@ -53,6 +60,12 @@ poll "$B" "SELECT state = 'refused' AND last_error = 'incompatible peer: encodin
 	FROM qmdb.sync_peers WHERE db = 'v'"
 expect_eq "$(q "$B" -c "SELECT state FROM qmdb.sync_status WHERE db = 'v'")" running "a job with a refused peer"
 q "$B" -c "SELECT qmdb.sync_cancel('v', true)" >/dev/null
+# No format in the options: the peer's hello states it.
+sync_start "$B" n "$root" "$start" "$end" "\"source_db\": \"d\"" "$(peer "$A")"
+wait_for "$B" n complete
+expect_eq "$(q "$B" -c "SELECT encoding || ' ' || key_size || ' ' || value_size FROM qmdb.databases WHERE name = 'n'")" \
+	"fixed 32 32" "the format the peer stated"
+expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('n'), 'hex')")" "$root" "root of a sync that learned its format"
 # A permission revoked on the peer, then restored: refused meanwhile, and
 # the sync completes once it is back (it used to fail for good).
 q "$A" -c "CREATE ROLE syncer LOGIN" >/dev/null

@@ -51,7 +51,7 @@ no_crash() {
 ft() { echo "SELECT * FROM qmdb.fetch_target('$(hp "$@")', 'd')"; }
 
 # 1. fetch_target: every malformed answer is a clear error, none a crash.
-expect_err "$B" "$(ft hello_one_column)" 08P01 "1 columns, not 4"
+expect_err "$B" "$(ft hello_one_column)" 08P01 "1 columns, not 7"
 expect_err "$B" "$(ft hello_short_root)" 08P01 "malformed: column root of the peer's answer has 3 bytes"
 expect_err "$B" "$(ft hello_two_results)" 08P01 "more than one result"
 expect_err "$B" "$(ft hello_copy)" 08P01 "PGRES_COPY_OUT"

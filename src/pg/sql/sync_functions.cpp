@@ -112,6 +112,11 @@ worker_running(Spi &spi, int32 id) {
 
 } // namespace
 
+namespace {
+std::string options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const std::string &remote_db,
+                                     const std::string &options);
+} // namespace
+
 // qmdb.sync_start(db, peers, root, range_start, range_end, options)
 QMDB_FUNCTION(qmdb_sync_start) {
 	std::string db = text_arg(fcinfo, 0, "db");
@@ -152,6 +157,13 @@ QMDB_FUNCTION(qmdb_sync_start) {
 		throw Error(ErrorCode::AlreadyExists, "qmdb database \"" + db +
 		                                          "\" already exists (drop it with qmdb.drop_database, or sync into "
 		                                          "another name)");
+	// No format given: the peers tell it (each hello states it); a peer
+	// that disagrees is refused at its handshake, as with a given format.
+	spi.exec("SELECT ($1::jsonb ?| ARRAY['encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
+	if (spi.i32(0, 0) == 0) {
+		options = options_with_peer_format(spi, peers, opts.source_db.empty() ? db : opts.source_db, options);
+		opts = parse_sync_options(spi, options);
+	}
 	spi.exec(
 	    // No root: nothing is verified until the sync completes (qmdb.root and
 	    // every read refuse a syncing database until then).
@@ -389,15 +401,25 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 // peer's answer is untrusted, and checked like a sync worker's (remote.h).
 // The connection and the answer each get connect_timeout seconds, and the
 // memory the answer may take is capped (qmdb.peer_memory_limit).
-QMDB_FUNCTION(qmdb_fetch_target) {
-	std::string conninfo = text_arg(fcinfo, 0, "conninfo");
-	std::string db = text_arg(fcinfo, 1, "db");
-	check_peer_conninfo(conninfo);
+namespace {
+
+// What one peer's qmdb.hello says of a database: its target and its format.
+struct HelloAnswer {
+	Bytes root;
+	int64 start = 0, end = 0;
+	OpFormat format;
+};
+
+// Ask one peer (conninfo already checked) for its hello, as fetch_target
+// does; throws with a clear error otherwise.
+HelloAnswer
+ask_hello(const std::string &conninfo, const std::string &db) {
 	bool password_required = !caller_is_superuser();
 	double timeout = connect_timeout_of(conninfo);
 	uint64_t notices = 0;
-	Bytes root;
-	int64 start = 0, end = 0;
+	HelloAnswer answer;
+	Bytes &root = answer.root;
+	int64 &start = answer.start, &end = answer.end;
 	PeerMemoryLimit limit;
 	guard_connectors_at_exit();
 	PGconn *conn = start_peer_connection(conninfo, "qmdb fetch_target", nullptr);
@@ -440,8 +462,8 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		const char *params[] = {db.c_str()};
 		if (!PQsendQueryParams(conn,
 		                       // The handshake function, so a peer need only grant what a sync uses.
-		                       "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size "
-		                       "FROM qmdb.hello($1) h",
+		                       "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size, "
+		                       "h.encoding, h.key_size, h.value_size FROM qmdb.hello($1) h",
 		                       1, nullptr, params, nullptr, nullptr, 1))
 			throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
 		set_deadline();
@@ -477,7 +499,10 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 			shape = check_result_shape(res, {{"set_config", TEXTOID, true, 1024},
 			                                 {"root", BYTEAOID, true, 32, 32},
 			                                 {"floor", INT8OID, true, 8, 8},
-			                                 {"size", INT8OID, true, 8, 8}});
+			                                 {"size", INT8OID, true, 8, 8},
+			                                 {"encoding", TEXTOID, true, 16},
+			                                 {"key_size", INT4OID, true, 4, 4, true},
+			                                 {"value_size", INT4OID, true, 4, 4, true}});
 		}
 		if (!res)
 			throw Error(ErrorCode::PeerMisbehaved, "the peer gave no answer to qmdb.hello");
@@ -489,7 +514,27 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		root.assign(r, r + 32);
 		start = binary_int8(PQgetvalue(res, 0, 2));
 		end = binary_int8(PQgetvalue(res, 0, 3));
+		std::string encoding(PQgetvalue(res, 0, 4), static_cast<size_t>(PQgetlength(res, 0, 4)));
+		auto size = [&](int col) -> std::optional<uint32_t> {
+			if (PQgetisnull(res, 0, col))
+				return std::nullopt;
+			const uint8_t *b = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, col));
+			return static_cast<uint32_t>(b[0]) << 24 | static_cast<uint32_t>(b[1]) << 16 |
+			       static_cast<uint32_t>(b[2]) << 8 | b[3];
+		};
+		answer.format.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
+		answer.format.key_size = size(5);
+		answer.format.value_size = size(6);
+		bool format_ok = encoding == "fixed" || encoding == "variable";
 		PQclear(res);
+		if (!format_ok)
+			throw Error(ErrorCode::PeerMisbehaved,
+			            "the peer answered an unknown encoding: " + peer_text(encoding.c_str()));
+		try {
+			answer.format.validate();
+		} catch (const Error &e) {
+			throw Error(ErrorCode::PeerMisbehaved, std::string("the peer answered an invalid format: ") + e.what());
+		}
 		if (start < 0 || start >= end || static_cast<uint64_t>(end) > MAX_LEAVES)
 			throw Error(ErrorCode::PeerMisbehaved, "the peer answered an invalid range [" + std::to_string(start) +
 			                                           ", " + std::to_string(end) + ")");
@@ -499,7 +544,45 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 		throw;
 	}
 	PQfinish(conn);
-	Datum v[3] = {PointerGetDatum(to_bytea(root)), Int64GetDatum(start), Int64GetDatum(end)};
+	return answer;
+}
+
+// The options with the format the first peer that answers states.
+std::string
+options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const std::string &remote_db,
+                         const std::string &options) {
+	std::string errors;
+	for (size_t i = 0; i < peers.size(); i++) {
+		HelloAnswer a;
+		try {
+			a = ask_hello(peers[i], remote_db);
+		} catch (const PgError &) {
+			throw; // a cancel, or this server's own trouble: not the peer's
+		} catch (const Error &e) {
+			errors += (errors.empty() ? "" : "; ") + ("peer " + std::to_string(i + 1) + ": " + e.what());
+			continue;
+		}
+		spi.exec(
+		    "SELECT ($1::jsonb || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('encoding', $2::text, "
+		    "'key_size', $3::int4, 'value_size', $4::int4)))::text",
+		    {text_param(options), text_param(encoding_name(a.format.encoding)), opt_int4_param(a.format.key_size),
+		     opt_int4_param(a.format.value_size)});
+		return spi.str(0, 0);
+	}
+	throw Error(ErrorCode::PeerUnavailable, printable_peer_text("no peer stated the database's format (" + errors +
+	                                                                "): give encoding, key_size and value_size in "
+	                                                                "the options",
+	                                                            2000));
+}
+
+} // namespace
+
+QMDB_FUNCTION(qmdb_fetch_target) {
+	std::string conninfo = text_arg(fcinfo, 0, "conninfo");
+	std::string db = text_arg(fcinfo, 1, "db");
+	check_peer_conninfo(conninfo);
+	HelloAnswer a = ask_hello(conninfo, db);
+	Datum v[3] = {PointerGetDatum(to_bytea(a.root)), Int64GetDatum(a.start), Int64GetDatum(a.end)};
 	bool n[3] = {false, false, false};
 	return tuple_datum(fcinfo, v, n);
 }
