@@ -19,10 +19,10 @@ DECLARE
 BEGIN
 	SELECT d.id, d.role INTO v_id, v_role FROM qmdb.databases d WHERE d.name = db;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'database "%" does not exist', db USING ERRCODE = 'undefined_object';
+		RAISE EXCEPTION 'qmdb database "%" does not exist', db USING ERRCODE = 'undefined_object';
 	END IF;
 	IF v_role = 'syncing' THEN
-		RAISE EXCEPTION 'database "%" is being synced and has no verified state yet (see qmdb.sync_status)', db
+		RAISE EXCEPTION 'qmdb database "%" is being synced and has no verified state yet (see qmdb.sync_status)', db
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	RETURN v_id;
@@ -136,3 +136,66 @@ SELECT j.db_name AS db, p.peer, p.conninfo_masked AS conninfo,
                 WHERE r.rolname = j.created_by AND pg_catalog.pg_has_role(r.oid, 'USAGE'));
 
 GRANT SELECT ON qmdb.sync_status, qmdb.sync_peers TO PUBLIC;
+
+-- Errors name our objects in our terms.
+CREATE OR REPLACE FUNCTION qmdb.database_id(db text) RETURNS integer
+	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	v_id integer;
+BEGIN
+	SELECT d.id INTO v_id FROM qmdb.databases d WHERE d.name = db;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'qmdb database "%" does not exist', db USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN v_id;
+END $$;
+
+-- \d+ and \df+ explain every object.
+COMMENT ON SCHEMA qmdb IS 'pg_qmdb: authenticated key-value databases (commonware QMDB) and verified state sync';
+COMMENT ON TABLE qmdb.databases IS 'One row per qmdb database: format, size, floor, pruning boundary, root (NULL while a first sync runs) and role (source, syncing, replica)';
+COMMENT ON TABLE qmdb.journal IS 'Operations in their commonware encoding, laid end to end: a row holds [loc, loc + n) within one 120-location window';
+COMMENT ON TABLE qmdb.nodes IS 'MMR node digests, 32 positions per row';
+COMMENT ON TABLE qmdb.pins IS 'The digests kept at the pruning boundary (its peaks)';
+COMMENT ON TABLE qmdb.state IS 'Live keys: each key''s value and the location of its Update; one partition per database';
+COMMENT ON TABLE qmdb.bitmap IS 'The activity bitmap: bit loc set iff loc holds a key''s current Update or the last commit; 8192 locations per row';
+COMMENT ON TABLE qmdb.sync_jobs IS 'One row per sync job: target, options, progress, owner (created_by) and home; peers readable by superusers only';
+COMMENT ON TABLE qmdb.sync_updates IS 'Target updates queued for a sync worker, in order';
+COMMENT ON TABLE qmdb.sync_peer_stats IS 'Per job and peer: what its worker last saw (see qmdb.sync_peers)';
+COMMENT ON VIEW qmdb.sync_status IS 'One row per sync job the caller owns (or every job, for pg_monitor): state, phase, progress, eta, stalled, last error';
+COMMENT ON VIEW qmdb.sync_peers IS 'One row per peer of each sync job the caller owns (or every job, for pg_monitor): state, traffic, latency, bans, errors';
+COMMENT ON FUNCTION qmdb.version() IS 'The version of the loaded pg_qmdb library';
+COMMENT ON FUNCTION qmdb.encode_request(text, bigint, bigint, bigint) IS 'A commonware sync Request (boundary or operations), encoded';
+COMMENT ON FUNCTION qmdb.decode_request(bytea) IS 'An encoded commonware sync Request, decoded';
+COMMENT ON FUNCTION qmdb.encode_target(bytea, bigint, bigint) IS 'A commonware sync Target (root, range), encoded';
+COMMENT ON FUNCTION qmdb.decode_target(bytea) IS 'An encoded commonware sync Target, decoded';
+COMMENT ON FUNCTION qmdb.decode_operation(bytea, text, integer, integer) IS 'One encoded operation: kind, key, value, floor, metadata';
+COMMENT ON FUNCTION qmdb.split_operations(bytea, bigint, text, integer, integer) IS 'A journal row as one row per operation';
+COMMENT ON FUNCTION qmdb.create_database(text, text, integer, integer) IS 'Create a qmdb database (variable or fixed encoding); returns its first root';
+COMMENT ON FUNCTION qmdb.drop_database(text) IS 'Drop a qmdb database and everything it holds';
+COMMENT ON FUNCTION qmdb.write(text, bytea, bytea) IS 'Stage a write (NULL value: delete) for this transaction''s next qmdb.commit';
+COMMENT ON FUNCTION qmdb.commit(text, bytea) IS 'Commit the staged writes as one batch; returns the new root, size and floor';
+COMMENT ON FUNCTION qmdb.apply_batch(text, bytea[], bytea[], bytea) IS 'Write and commit one batch in one call; returns the new root, size and floor';
+COMMENT ON FUNCTION qmdb.prune(text, bigint) IS 'Delete operations below loc (never past the floor); returns the new pruning boundary';
+COMMENT ON FUNCTION qmdb.database_id(text) IS 'The id of a qmdb database, or an error naming it';
+COMMENT ON FUNCTION qmdb.readable_database_id(text) IS 'The id of a qmdb database with verified state to read, or an error saying why not';
+COMMENT ON FUNCTION qmdb.get(text, bytea) IS 'The current value of a key (NULL if not live)';
+COMMENT ON FUNCTION qmdb.entries(text) IS 'Every live key with its value and location, in key order';
+COMMENT ON FUNCTION qmdb.root(text) IS 'The root of a qmdb database';
+COMMENT ON FUNCTION qmdb.target(text) IS 'The sync target of a qmdb database: root and [floor, size)';
+COMMENT ON FUNCTION qmdb.operations(text, bigint, bigint) IS 'Operations in [from_loc, to_loc), decoded (from the pruning boundary by default)';
+COMMENT ON FUNCTION qmdb.verify(text) IS 'Recompute the root, nodes, state and bitmap from the journal and compare (bounded memory)';
+COMMENT ON FUNCTION qmdb.proof(text, bigint, bigint, bigint) IS 'A range proof of up to max_ops operations from start, against the root at size';
+COMMENT ON FUNCTION qmdb.verify_proof(bytea, bytea, bigint, bytea[]) IS 'Check a range proof against a root, client-side';
+COMMENT ON FUNCTION qmdb.hello(text) IS 'The handshake a syncing peer reads: protocol, hasher, family, format, limits, size, floor, root';
+COMMENT ON FUNCTION qmdb.serve(text, bytea) IS 'Answer one encoded commonware sync Request with an encoded Response';
+COMMENT ON FUNCTION qmdb.verify_response(text, bytea, bytea, bytea) IS 'Check a Response to a Request against a root, as the sync engine does';
+COMMENT ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb) IS 'Start syncing a new qmdb database from peers, verified against a trusted target';
+COMMENT ON FUNCTION qmdb.sync_update_target(text, bytea, bigint, bigint) IS 'Move a sync''s target forward';
+COMMENT ON FUNCTION qmdb.sync_finish(text) IS 'Let an explicit_finish sync complete at its current target';
+COMMENT ON FUNCTION qmdb.sync_pause(text) IS 'Pause a sync (no new requests)';
+COMMENT ON FUNCTION qmdb.sync_resume(text) IS 'Resume a paused sync, retry a failed or cancelled one, or take over one restored from a dump';
+COMMENT ON FUNCTION qmdb.sync_cancel(text, boolean) IS 'Stop a sync; with drop_data, forget it and what it fetched';
+COMMENT ON FUNCTION qmdb.sync_wait(text, interval) IS 'Wait until a sync completes, fails, stops, pauses or reaches its target; returns its state';
+COMMENT ON FUNCTION qmdb.fetch_target(text, text) IS 'Ask one peer for its current target (untrusted: for the operator to look at)';
+COMMENT ON FUNCTION qmdb.sync_home() IS 'A hash naming this cluster and database: where a sync job runs';

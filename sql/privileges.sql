@@ -68,3 +68,9 @@ DROP SCHEMA evil CASCADE;
 DROP OWNED BY qmdb_app, qmdb_peer;
 DROP ROLE qmdb_app;
 DROP ROLE qmdb_peer;
+-- Every table, view and function of the extension has a comment (\d+, \df+).
+SELECT count(*) AS without_comment FROM pg_class c
+ WHERE c.relnamespace = 'qmdb'::regnamespace AND c.relkind IN ('r', 'p', 'v') AND c.relname !~ '^state_[0-9]+$'
+   AND obj_description(c.oid, 'pg_class') IS NULL;
+SELECT p.oid::regprocedure AS without_comment FROM pg_proc p
+ WHERE p.pronamespace = 'qmdb'::regnamespace AND obj_description(p.oid, 'pg_proc') IS NULL;

@@ -24,7 +24,7 @@ void
 check_writable(const TableDatabase &db) {
 	if (db.info().role == "syncing")
 		throw Error(ErrorCode::InvalidArgument,
-		            "database \"" + db.info().name + "\" is being synced and cannot be written");
+		            "qmdb database \"" + db.info().name + "\" is being synced and cannot be written");
 }
 
 } // namespace

@@ -26,7 +26,7 @@ TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock, Acces
 	const char *sql_read = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
 	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1";
 	if (spi_.exec(lock ? sql_lock : sql_read, {text_param(name)}) == 0)
-		throw Error(ErrorCode::NotFound, "database \"" + name + "\" does not exist");
+		throw Error(ErrorCode::NotFound, "qmdb database \"" + name + "\" does not exist");
 	info_.id = static_cast<int32>(spi_.i64(0, 0));
 	info_.name = name;
 	info_.format = format_of(spi_.str(0, 1), spi_.opt_int8(0, 2), spi_.opt_int8(0, 3));
@@ -37,7 +37,7 @@ TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock, Acces
 	info_.role = spi_.str(0, 9);
 	if (info_.role == "syncing") {
 		if (access == Access::Verified)
-			throw Error(ErrorCode::NotReady, "database \"" + name +
+			throw Error(ErrorCode::NotReady, "qmdb database \"" + name +
 			                                     "\" is being synced and has no verified state yet (see "
 			                                     "qmdb.sync_status)");
 	} else {
@@ -56,7 +56,7 @@ void
 TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format) {
 	format.validate();
 	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(name)}) != 0)
-		throw Error(ErrorCode::AlreadyExists, "database \"" + name + "\" already exists");
+		throw Error(ErrorCode::AlreadyExists, "qmdb database \"" + name + "\" already exists");
 	// The initial state: one operation, CommitFloor(None, 0).
 	Hasher hasher;
 	Bytes op = encode_op(format, Operation::commit(std::nullopt, 0));

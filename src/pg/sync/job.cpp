@@ -183,7 +183,7 @@ lock_sync_job_for_drop(Spi &spi, const std::string &db) {
 	std::string state = spi.str(0, 0);
 	if (state == "running" || state == "paused")
 		throw Error(ErrorCode::InUse,
-		            "database \"" + db + "\" is being synced: stop the sync with qmdb.sync_cancel first");
+		            "qmdb database \"" + db + "\" is being synced: stop the sync with qmdb.sync_cancel first");
 }
 
 } // namespace qmdb::pg
