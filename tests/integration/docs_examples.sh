@@ -2,9 +2,11 @@
 # Every ```sql block of README.md and docs/*.md runs, in order, on fresh
 # clusters per file: the docs cannot rot. A block runs on the node named by
 # the comment before it (<!-- node: source|replica -->, source by default);
-# with "expect: SQLSTATE" in that comment it must fail with that code. The
-# docs' host names source.example and replica.example stand for the two
-# clusters.
+# with "expect: SQLSTATE" in that comment it must fail with that code. A
+# ```text block right after a block (blank lines between are allowed) is
+# the output the page quotes: psql's output must be exactly that (trailing
+# spaces aside), so a number that drifts fails the test. The docs' host
+# names source.example and replica.example stand for the two clusters.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 cd "$REPO_ROOT"
@@ -12,14 +14,20 @@ cd "$REPO_ROOT"
 work=$(make_workdir docs)
 trap 'rc=$?; rm -rf "$work"; (exit $rc); cleanup_nodes' EXIT
 blocks=0
+outputs=0
 for doc in README.md docs/*.md; do
-	rm -f "$work"/*.sql
+	rm -f "$work"/*.sql "$work"/*.out
 	# Split the document: block N goes to N.<node>.<sqlstate or ok>.sql.
 	awk -v dir="$work" '
 		/^<!-- node:/ { node = $3; expect = "ok"; if ($4 == "expect:") expect = $5; next }
-		/^```sql$/ { n++; file = sprintf("%s/%03d.%s.%s.sql", dir, n, (node ? node : "source"), expect); inside = 1; next }
+		/^```sql$/ { n++; file = sprintf("%s/%03d.%s.%s.sql", dir, n, (node ? node : "source"), expect); inside = 1; last = file; next }
+		/^```text$/ && last != "" { out = last; sub(/\.sql$/, ".out", out); quoting = 1; printf "" > out; next }
+		/^```$/ && quoting { quoting = 0; last = ""; close(out); next }
+		quoting { print > out; next }
 		/^```$/ && inside { inside = 0; node = ""; expect = "ok"; close(file); next }
-		inside { print > file }
+		inside { print > file; next }
+		/^[[:space:]]*$/ { next }
+		{ last = "" }
 	' "$doc"
 	ls "$work"/*.sql >/dev/null 2>&1 || continue
 	start_node source "src-$(basename "$doc" .md)"
@@ -43,9 +51,18 @@ for doc in README.md docs/*.md; do
 			echo "$out" | head -5
 			exit 1
 		fi
+		want="${block%.sql}.out"
+		if [ -f "$want" ]; then
+			if ! diff <(sed 's/[[:space:]]*$//' "$want") <(sed 's/[[:space:]]*$//' <<<"$out") >"$work/diff"; then
+				echo "FAIL: $doc block $(basename "$block"): the output differs from what the page quotes:"
+				cat "$work/diff"
+				exit 1
+			fi
+			outputs=$((outputs + 1))
+		fi
 		blocks=$((blocks + 1))
 	done
 	cluster_stop "$(node_dir "$source")" immediate
 	cluster_stop "$(node_dir "$replica")" immediate
 done
-echo "docs_examples: $blocks SQL blocks from README.md and docs/ ran as documented"
+echo "docs_examples: $blocks SQL blocks from README.md and docs/ ran as documented, $outputs quoted outputs matched"
