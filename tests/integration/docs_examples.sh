@@ -5,7 +5,8 @@
 # with "expect: SQLSTATE" in that comment it must fail with that code. A
 # ```text block right after a block (blank lines between are allowed) is
 # the output the page quotes: psql's output must be exactly that (trailing
-# spaces aside), so a number that drifts fails the test. The docs' host
+# spaces aside), so a number that drifts fails the test; after a block that
+# must fail, it is the error line (ERROR:  SQLSTATE: message). The docs' host
 # names source.example and replica.example stand for the two clusters.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
@@ -53,6 +54,8 @@ for doc in README.md docs/*.md; do
 		fi
 		want="${block%.sql}.out"
 		if [ -f "$want" ]; then
+			# For a block that must fail, the quote is its error line.
+			[ "$expect" != ok ] && out=$(grep -o 'ERROR:  .*' <<<"$out" | head -1)
 			if ! diff <(sed 's/[[:space:]]*$//' "$want") <(sed 's/[[:space:]]*$//' <<<"$out") >"$work/diff"; then
 				echo "FAIL: $doc block $(basename "$block"): the output differs from what the page quotes:"
 				cat "$work/diff"
