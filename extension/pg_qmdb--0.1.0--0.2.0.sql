@@ -199,3 +199,18 @@ COMMENT ON FUNCTION qmdb.sync_cancel(text, boolean) IS 'Stop a sync; with drop_d
 COMMENT ON FUNCTION qmdb.sync_wait(text, interval) IS 'Wait until a sync completes, fails, stops, pauses or reaches its target; returns its state';
 COMMENT ON FUNCTION qmdb.fetch_target(text, text) IS 'Ask one peer for its current target (untrusted: for the operator to look at)';
 COMMENT ON FUNCTION qmdb.sync_home() IS 'A hash naming this cluster and database: where a sync job runs';
+
+-- The reads of state in C: their errors read as ours, with no PL/pgSQL
+-- context line.
+CREATE OR REPLACE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_get';
+CREATE OR REPLACE FUNCTION qmdb.entries(db text) RETURNS TABLE (key bytea, value bytea, loc bigint)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_entries';
+CREATE OR REPLACE FUNCTION qmdb.root(db text) RETURNS bytea
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_root';
+CREATE OR REPLACE FUNCTION qmdb.target(db text, OUT root bytea, OUT range_start bigint, OUT range_end bigint)
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_target';

@@ -78,6 +78,9 @@ SELECT check_name, ok FROM qmdb.verify('var9');
 SELECT size, floor FROM qmdb.apply_batch('var9', ARRAY[pg_temp.k(6)], ARRAY[pg_temp.v(6, 0)]);
 SELECT check_name, ok FROM qmdb.verify('var9');
 
+-- Errors name our objects, with no PL/pgSQL context line.
+SELECT qmdb.get('nope', '\x01');
+SELECT qmdb.root('nope');
 -- Bad input: each gets a clear error with a SQLSTATE.
 SELECT regress.err($$SELECT qmdb.apply_batch('nope', ARRAY['\x01']::bytea[], ARRAY['\x01']::bytea[])$$);
 SELECT regress.err($$SELECT qmdb.get('nope', '\x01')$$);

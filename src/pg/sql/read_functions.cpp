@@ -278,3 +278,72 @@ QMDB_FUNCTION(qmdb_verify_proof) {
 	std::vector<ByteView> views(elements.begin(), elements.end());
 	PG_RETURN_BOOL(verify_range_inclusion(hasher, proof, views, start, expected));
 }
+
+// Reads of a database's state, in C so that an error (no such database, a
+// sync not complete) reads as ours, without a PL/pgSQL context line.
+
+// qmdb.get(db, key) -> the key's value, NULL when it is not live.
+QMDB_FUNCTION(qmdb_get) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	if (PG_ARGISNULL(1))
+		throw Error(ErrorCode::NullValue, "key must not be NULL");
+	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	std::optional<Bytes> value;
+	{
+		Spi spi(true);
+		TableDatabase db(spi, name, false);
+		if (spi.exec("SELECT value FROM qmdb.state WHERE db_id = $1 AND key = $2",
+		             {int4_param(db.info().id), bytea_param(key)}) > 0)
+			value = spi.bytes(0, 0);
+	}
+	if (!value)
+		PG_RETURN_NULL();
+	return PointerGetDatum(to_bytea(*value));
+}
+
+// qmdb.entries(db) -> (key, value, loc) of every live key, in key order.
+QMDB_FUNCTION(qmdb_entries) {
+	RowSink sink(fcinfo);
+	std::string name = text_arg(fcinfo, 0, "db");
+	Spi spi(true);
+	TableDatabase db(spi, name, false);
+	spi.open_cursor("SELECT key, value, loc FROM qmdb.state WHERE db_id = $1 ORDER BY key", {int4_param(db.info().id)});
+	for (uint64 n; (n = spi.fetch(1000)) > 0;) {
+		check_for_interrupts();
+		for (uint64 i = 0; i < n; i++) {
+			// A long value may be stored out of line: the row keeps its bytes.
+			Datum value = spi.datum(i, 1);
+			value = pg_call([&] { return PointerGetDatum(PG_DETOAST_DATUM_PACKED(value)); });
+			Datum v[3] = {spi.datum(i, 0), value, spi.datum(i, 2)};
+			bool nulls[3] = {false, false, false};
+			sink.put(v, nulls);
+		}
+	}
+	spi.close_cursor();
+	return (Datum)0;
+}
+
+// qmdb.root(db) -> the database's root.
+QMDB_FUNCTION(qmdb_root) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	Digest root;
+	{
+		Spi spi(true);
+		root = TableDatabase(spi, name, false).info().root;
+	}
+	return PointerGetDatum(to_bytea(root));
+}
+
+// qmdb.target(db) -> (root, range_start, range_end) = (root, floor, size).
+QMDB_FUNCTION(qmdb_target) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	DbInfo info;
+	{
+		Spi spi(true);
+		info = TableDatabase(spi, name, false).info();
+	}
+	Datum v[3] = {PointerGetDatum(to_bytea(info.root)), Int64GetDatum(static_cast<int64>(info.floor)),
+	              Int64GetDatum(static_cast<int64>(info.size))};
+	bool n[3] = {false, false, false};
+	return tuple_datum(fcinfo, v, n);
+}
