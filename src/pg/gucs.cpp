@@ -34,9 +34,10 @@ define_gucs() {
 	// A postmaster-level setting can only be defined while preloading; the
 	// launcher that reads it exists only then.
 	if (process_shared_preload_libraries_in_progress)
-		DefineCustomStringVariable("qmdb.launcher_database", "Database where the sync launcher resumes jobs.",
-		                           "Sync jobs in other databases resume when sync_resume or sync_wait is called.",
-		                           &launcher_database, "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+		DefineCustomStringVariable("qmdb.launcher_database",
+		                           "Ignored since 0.2.0 (the launcher covers every database).",
+		                           "Kept so that configurations naming it still load.", &launcher_database, "postgres",
+		                           PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("qmdb");
 }
 

@@ -8,7 +8,7 @@ extern int max_serve_ops;
 // Largest encoded response qmdb.serve will build, in bytes.
 extern int max_response_bytes;
 
-// The database in which the sync launcher looks for jobs.
+// Ignored since 0.2.0: the launcher covers every database.
 extern char *launcher_database;
 
 void define_gucs();

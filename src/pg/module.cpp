@@ -7,6 +7,7 @@
 namespace qmdb::pg {
 void register_sync_launcher();
 void install_drop_guard();
+void request_job_registry();
 } // namespace qmdb::pg
 
 extern "C" {
@@ -21,7 +22,9 @@ _PG_init(void) {
 	qmdb::pg::install_drop_guard();
 	// Only a preloaded library can register static workers: without it,
 	// jobs still run, but resume after a restart only on sync_resume/sync_wait.
-	if (process_shared_preload_libraries_in_progress)
+	if (process_shared_preload_libraries_in_progress) {
+		qmdb::pg::request_job_registry();
 		qmdb::pg::register_sync_launcher();
+	}
 }
 }

@@ -1,4 +1,5 @@
 #include "job.h"
+#include "job_registry.h"
 
 extern "C" {
 #include "access/xact.h"
@@ -145,11 +146,14 @@ void
 on_xact(XactEvent event, void *) {
 	auto &p = pending_starts();
 	if (event == XACT_EVENT_COMMIT) {
-		for (int32 id : p)
+		for (int32 id : p) {
+			// The launcher restarts its worker whenever it is gone.
+			(void)registry_add(MyDatabaseId, id);
 			if (!start_sync_worker(id, MyDatabaseId))
 				ereport(WARNING, (errmsg("could not start a qmdb sync worker: no background worker slot free"),
 				                  errhint("Raise max_worker_processes; with shared_preload_libraries the launcher "
 				                          "retries by itself.")));
+		}
 		p.clear();
 	} else if (event == XACT_EVENT_ABORT) {
 		p.clear();

@@ -14,6 +14,7 @@
 #include "../store/table_db.h"
 #include "connector.h"
 #include "job.h"
+#include "job_registry.h"
 #include "peer.h"
 #include "table_journal.h"
 
@@ -120,12 +121,31 @@ stop_helpers(int, Datum) {
 	}
 }
 
+// This worker's job in the registry (job_registry.h): noted as running
+// here, and its pid cleared at exit so the launcher can start another.
+int32 registered_job = -1;
+
+void
+forget_worker_pid(int, Datum) {
+	if (registered_job >= 0)
+		registry_clear_worker(MyDatabaseId, registered_job, MyProcPid);
+}
+
+void
+registered_worker(int32 job) {
+	(void)registry_add(MyDatabaseId, job);
+	registry_set_worker(MyDatabaseId, job, MyProcPid);
+	registered_job = job;
+}
+
 class SyncWorker {
 public:
 	explicit SyncWorker(int32 db_id) : db_id_(db_id) {}
 
-	// Returns when the job is complete, failed, cancelled or gone.
+	// Returns when the job is complete, failed, cancelled or gone (then
+	// job_over() is true), or when another worker has the job.
 	void run();
+	bool job_over() const { return job_over_; }
 
 private:
 	bool setup(Spi &spi);
@@ -153,6 +173,7 @@ private:
 	std::deque<uint64_t> backlog_;                            // ids waiting for a ready peer
 	std::vector<PeerEvent> early_;                            // polled during a turn, for the next
 	bool paused_ = false, done_ = false;
+	bool job_over_ = false; // the job needs no worker any more
 	// Set once every operation is verified: the next turn rebuilds the state.
 	bool rebuilding_ = false;
 	double started_at_ = 0; // this worker's start, for the completion message
@@ -632,13 +653,17 @@ SyncWorker::run() {
 		} catch (const sync::EngineError &e) {
 			tx.commit();
 			fail(e.what());
+			job_over_ = true;
 			return;
 		}
 		if (ok)
 			save_progress(tx.spi(), "connecting");
 		tx.commit();
-		if (!ok)
+		if (!ok) {
+			job_over_ = true; // finished, gone, or restored from elsewhere
 			return;
+		}
+		registered_worker(db_id_);
 	}
 	std::vector<PeerEvent> events;
 	while (!done_) {
@@ -656,6 +681,7 @@ SyncWorker::run() {
 		} catch (const sync::EngineError &e) {
 			tx.commit();
 			fail(e.what());
+			job_over_ = true;
 			return;
 		}
 		// A turn that ended before the answers (the job stopped, or the
@@ -668,8 +694,10 @@ SyncWorker::run() {
 		events.swap(early_);
 		dispatch(now, events);
 		tx.commit(done_);
-		if (done_)
+		if (done_) {
+			job_over_ = true;
 			return;
+		}
 		// Answers read during the commit may be in libpq's buffers now, not
 		// on the sockets: collect them before waiting, or the wait would not
 		// wake for them (and with every request answered, the peers would
@@ -697,6 +725,7 @@ qmdb_sync_worker_main(Datum arg) {
 	std::memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	pqsignal(SIGTERM, die);
 	on_proc_exit(qmdb::pg::stop_helpers, 0);
+	on_proc_exit(qmdb::pg::forget_worker_pid, 0);
 	qmdb::pg::guard_connectors_at_exit(); // runs before stop_helpers: see connector.h
 	qmdb::pg::keep_batch_memory();
 	BackgroundWorkerUnblockSignals();
@@ -714,6 +743,8 @@ qmdb_sync_worker_main(Datum arg) {
 	try {
 		qmdb::pg::SyncWorker worker(db_id);
 		worker.run();
+		if (worker.job_over())
+			qmdb::pg::registry_remove(MyDatabaseId, db_id);
 	} catch (const qmdb::pg::PgError &e) {
 		std::strncpy(message, e.what(), sizeof(message) - 1);
 		transient = true;
