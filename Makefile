@@ -5,6 +5,7 @@
 #   make bench   benchmarks, side by side with the PostgreSQL baseline
 #   make         build the extension (and the unit tests)
 #   make install install the extension into the PostgreSQL found by PG_CONFIG
+#   make deb     the Debian package (postgresql-15-qmdb) in build/deb, checked by lintian
 
 PG_MAJOR   ?= 15
 PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_config) pg_config)
@@ -43,7 +44,7 @@ endif
 
 -include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
 
-.PHONY: deps build unit unit-build check-core test demo bench format
+.PHONY: deps build unit unit-build check-core test demo bench format deb
 
 all: check-core
 
@@ -86,3 +87,12 @@ demo: deps
 
 format:
 	clang-format -i $(CORE_SRCS) $(PG_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.h src/core/*/*.h src/pg/*.h src/pg/*/*.h tests/unit/*.h bench/*.cpp)
+
+# The Debian package, built from the tracked files of the working tree in a
+# copy of its own (dpkg-buildpackage cleans and builds in place), then
+# checked by lintian (overrides, if any, in debian/*.lintian-overrides).
+deb: deps
+	rm -rf build/deb && mkdir -p build/deb/pg-qmdb
+	git ls-files -z | xargs -0 tar cf - | tar xf - -C build/deb/pg-qmdb
+	cd build/deb/pg-qmdb && DEB_BUILD_OPTIONS="parallel=2 nocheck" dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning build/deb/*.changes

@@ -5,8 +5,10 @@ set -euo pipefail
 
 PG_MAJOR=${PG_MAJOR:-15}
 want=(g++ make "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" libpq-dev libssl-dev
-      libgtest-dev libbenchmark-dev python3 prometheus-postgres-exporter curl)
-# python3: the hostile-peer harness; the exporter and curl: the metrics test
+      libgtest-dev libbenchmark-dev python3 prometheus-postgres-exporter curl
+      debhelper postgresql-server-dev-all lintian)
+# python3: the hostile-peer harness; the exporter and curl: the metrics test;
+# debhelper, postgresql-server-dev-all (pg_buildext) and lintian: make deb
 missing=()
 for pkg in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
