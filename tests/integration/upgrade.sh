@@ -32,6 +32,11 @@ expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb
 expect_eq "$(qo -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'd'")" t "no unverified root after the update"
 expect_eq "$(qo -c "SELECT encode(qmdb.root('src'), 'hex')")" "$src_root" "the source's root"
 expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "verify after the update"
+# Reads and serving after the update.
+expect_eq "$(qo -c "SELECT qmdb.get('src', sha256('a')) = sha256('1')")" t "a read after the update"
+src_size=$(qo -c "SELECT size FROM qmdb.hello('src')")
+expect_eq "$(qo -c "SELECT qmdb.verify_response('src', qmdb.root('src'), r, qmdb.serve('src', r))
+	FROM qmdb.encode_request('operations', $src_size, 0, 10) r")" t "serving after the update"
 expect_eq "$(qo -c "SELECT has_function_privilege('public', 'qmdb.verify_response(text, bytea, bytea, bytea)', 'EXECUTE')")" f \
 	"verify_response for PUBLIC"
 # The interrupted sync resumes and completes with the source's root.
