@@ -8,57 +8,6 @@ ALTER TABLE qmdb.databases ALTER COLUMN root DROP NOT NULL;
 UPDATE qmdb.databases SET root = NULL WHERE role = 'syncing';
 ALTER TABLE qmdb.databases ADD CONSTRAINT databases_root_verified CHECK (root IS NOT NULL OR role = 'syncing');
 
--- The id of database `db` if it has verified state to read, or an error
--- naming why not.
-CREATE FUNCTION qmdb.readable_database_id(db text) RETURNS integer
-	LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	v_id integer;
-	v_role text;
-BEGIN
-	SELECT d.id, d.role INTO v_id, v_role FROM qmdb.databases d WHERE d.name = db;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'qmdb database "%" does not exist', db USING ERRCODE = 'undefined_object';
-	END IF;
-	IF v_role = 'syncing' THEN
-		RAISE EXCEPTION 'qmdb database "%" is being synced and has no verified state yet (see qmdb.sync_status)', db
-			USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	RETURN v_id;
-END $$;
-
-CREATE OR REPLACE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	v_id integer := qmdb.readable_database_id(db);
-	v_value bytea;
-BEGIN
-	IF key IS NULL THEN
-		RAISE EXCEPTION 'key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT s.value INTO v_value FROM qmdb.state s WHERE s.db_id = v_id AND s.key = get.key;
-	RETURN v_value;
-END $$;
-
-CREATE OR REPLACE FUNCTION qmdb.entries(db text) RETURNS TABLE (key bytea, value bytea, loc bigint)
-	LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$
-DECLARE
-	v_id integer := qmdb.readable_database_id(db);
-BEGIN
-	RETURN QUERY SELECT s.key, s.value, s.loc FROM qmdb.state s WHERE s.db_id = v_id ORDER BY s.key;
-END $$;
-
-CREATE OR REPLACE FUNCTION qmdb.root(db text) RETURNS bytea
-	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT d.root FROM qmdb.databases d WHERE d.id = qmdb.readable_database_id(db) $$;
-
-CREATE OR REPLACE FUNCTION qmdb.target(db text, OUT root bytea, OUT range_start bigint, OUT range_end bigint)
-	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT d.root, d.floor, d.size FROM qmdb.databases d WHERE d.id = qmdb.readable_database_id(db) $$;
-
 -- Checking a response is for the roles granted it, like serving.
 REVOKE ALL ON FUNCTION qmdb.verify_response(text, bytea, bytea, bytea) FROM PUBLIC;
 
@@ -178,7 +127,6 @@ COMMENT ON FUNCTION qmdb.commit(text, bytea) IS 'Commit the staged writes as one
 COMMENT ON FUNCTION qmdb.apply_batch(text, bytea[], bytea[], bytea) IS 'Write and commit one batch in one call; returns the new root, size and floor';
 COMMENT ON FUNCTION qmdb.prune(text, bigint) IS 'Delete operations below loc (never past the floor); returns the new pruning boundary';
 COMMENT ON FUNCTION qmdb.database_id(text) IS 'The id of a qmdb database, or an error naming it';
-COMMENT ON FUNCTION qmdb.readable_database_id(text) IS 'The id of a qmdb database with verified state to read, or an error saying why not';
 COMMENT ON FUNCTION qmdb.get(text, bytea) IS 'The current value of a key (NULL if not live)';
 COMMENT ON FUNCTION qmdb.entries(text) IS 'Every live key with its value and location, in key order';
 COMMENT ON FUNCTION qmdb.root(text) IS 'The root of a qmdb database';
@@ -200,8 +148,8 @@ COMMENT ON FUNCTION qmdb.sync_wait(text, interval) IS 'Wait until a sync complet
 COMMENT ON FUNCTION qmdb.fetch_target(text, text) IS 'Ask one peer for its current target (untrusted: for the operator to look at)';
 COMMENT ON FUNCTION qmdb.sync_home() IS 'A hash naming this cluster and database: where a sync job runs';
 
--- The reads of state in C: their errors read as ours, with no PL/pgSQL
--- context line.
+-- The reads of state in C: they refuse a database still being synced, and
+-- their errors read as ours, with no PL/pgSQL context line.
 CREATE OR REPLACE FUNCTION qmdb.get(db text, key bytea) RETURNS bytea
 	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 	AS 'MODULE_PATHNAME', 'qmdb_get';

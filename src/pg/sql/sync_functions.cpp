@@ -518,9 +518,7 @@ ask_hello(const std::string &conninfo, const std::string &db) {
 		auto size = [&](int col) -> std::optional<uint32_t> {
 			if (PQgetisnull(res, 0, col))
 				return std::nullopt;
-			const uint8_t *b = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, col));
-			return static_cast<uint32_t>(b[0]) << 24 | static_cast<uint32_t>(b[1]) << 16 |
-			       static_cast<uint32_t>(b[2]) << 8 | b[3];
+			return static_cast<uint32_t>(binary_int4(PQgetvalue(res, 0, col)));
 		};
 		answer.format.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
 		answer.format.key_size = size(5);

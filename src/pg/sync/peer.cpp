@@ -3,6 +3,10 @@
 
 #include <libpq-fe.h>
 
+extern "C" {
+#include "catalog/pg_type_d.h" // type OIDs only: no backend call
+}
+
 #include <algorithm>
 #include <cstring>
 #include <random>
@@ -14,8 +18,6 @@ static const char *HELLO_SQL =
     "h.encoding, h.key_size, h.value_size, h.max_ops FROM qmdb.hello($1) h";
 static const char *SERVE_SQL = "SELECT qmdb.serve($1, $2)";
 constexpr int PROTOCOL_VERSION = 1;
-// Type OIDs a peer's answers must announce (pg_type.h's, known to libpq users).
-constexpr unsigned int BYTEA_OID = 17, INT8_OID = 20, INT4_OID = 23, TEXT_OID = 25;
 
 std::string
 conninfo_error(const std::string &conninfo) {
@@ -178,14 +180,14 @@ Peer::check_hello(PGresult *res) {
 			handshake_error_ = "qmdb.hello answered more than one result";
 		return;
 	}
-	std::string shape = check_result_shape(res, {{"set_config", TEXT_OID, false, 1024},
-	                                             {"protocol_version", INT4_OID, false, 11},
-	                                             {"hasher", TEXT_OID, false, 64},
-	                                             {"family", TEXT_OID, false, 64},
-	                                             {"encoding", TEXT_OID, false, 64},
-	                                             {"key_size", INT4_OID, false, 11, -1, true},
-	                                             {"value_size", INT4_OID, false, 11, -1, true},
-	                                             {"max_ops", INT8_OID, false, 20}});
+	std::string shape = check_result_shape(res, {{"set_config", TEXTOID, false, 1024},
+	                                             {"protocol_version", INT4OID, false, 11},
+	                                             {"hasher", TEXTOID, false, 64},
+	                                             {"family", TEXTOID, false, 64},
+	                                             {"encoding", TEXTOID, false, 64},
+	                                             {"key_size", INT4OID, false, 11, -1, true},
+	                                             {"value_size", INT4OID, false, 11, -1, true},
+	                                             {"max_ops", INT8OID, false, 20}});
 	if (!shape.empty()) {
 		handshake_error_ = "qmdb.hello failed: " + shape;
 		return;
@@ -369,7 +371,7 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 			fail_connection(std::string("unexpected answer to qmdb.serve: ") + PQresStatus(st), now, out);
 			return;
 		}
-		std::string shape = check_result_shape(res, {{"serve", BYTEA_OID, true, INT32_MAX}});
+		std::string shape = check_result_shape(res, {{"serve", BYTEAOID, true, INT32_MAX}});
 		if (head.got_result || head.failed) {
 			if (!head.failed) { // else the first error (say, libpq out of memory) says more
 				head.failed = true;

@@ -129,6 +129,14 @@ binary_int8(const char *value) {
 	return static_cast<int64_t>(v);
 }
 
+int32_t
+binary_int4(const char *value) {
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | static_cast<uint8_t>(value[i]);
+	return static_cast<int32_t>(v);
+}
+
 std::string
 peer_text(const char *text) {
 	return printable_peer_text(text ? text : "", PEER_TEXT_MAX, GetDatabaseEncoding() != PG_UTF8);

@@ -72,8 +72,10 @@ std::string check_result_shape(const pg_result *res, const std::vector<ColumnSha
 // no more than fit. nullopt otherwise.
 std::optional<int64_t> parse_peer_integer(const char *text, int length);
 
-// A binary-format int8 value.
+// A binary-format int8 or int4 value (big-endian; the length checked by
+// check_result_shape).
 int64_t binary_int8(const char *value);
+int32_t binary_int4(const char *value);
 
 // Text from the peer, made safe to store (see core/peer_text.h): ASCII only
 // unless this database's encoding is UTF-8. Trailing line breaks go.
