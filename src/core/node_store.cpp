@@ -50,6 +50,17 @@ MemoryNodeStore::prune(uint64_t pos, const std::vector<uint64_t> &pins) {
 }
 
 void
+MemoryNodeStore::rebase(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
+	if (pos > start_) {
+		if (pos > size())
+			throw Error(ErrorCode::OutOfRange, "cannot rebase beyond the stored nodes");
+		nodes_.erase(nodes_.begin(), nodes_.begin() + static_cast<std::ptrdiff_t>(pos - start_));
+		start_ = pos;
+	}
+	pinned_ = pins;
+}
+
+void
 MemoryNodeStore::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
 	start_ = pos;
 	nodes_.clear();

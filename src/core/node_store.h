@@ -19,6 +19,11 @@ public:
 	// Forget every node and start empty at `pos`, keeping only `pins` (the
 	// digests at nodes_to_pin of a sync boundary).
 	virtual void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) = 0;
+	// Move the boundary up to `pos`, keeping every node at or above it and
+	// taking `pins` (the digests at nodes_to_pin of the new boundary, read
+	// from this store) as the pins: a sync whose lower bound moved within
+	// what it holds.
+	virtual void rebase(uint64_t pos, const std::map<uint64_t, Digest> &pins) = 0;
 };
 
 // Nodes in a vector from `pruned_to` on, plus the pins that survive pruning.
@@ -31,6 +36,7 @@ public:
 	// Drop every node below `pos`, keeping the digests at `pins`.
 	void prune(uint64_t pos, const std::vector<uint64_t> &pins);
 	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
+	void rebase(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
 
 private:
 	uint64_t start_ = 0;

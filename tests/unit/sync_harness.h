@@ -132,12 +132,11 @@ struct SyncRun {
 };
 
 inline sync::EngineConfig
-config(uint64_t batch, uint64_t outstanding = 1, uint64_t retained = 0, bool explicit_finish = false) {
+config(uint64_t batch, uint64_t outstanding = 1, bool explicit_finish = false) {
 	sync::EngineConfig c;
 	c.format = fixed32_format();
 	c.fetch_batch_size = batch;
 	c.max_outstanding_requests = outstanding;
-	c.max_retained_roots = retained;
 	c.explicit_finish = explicit_finish;
 	return c;
 }

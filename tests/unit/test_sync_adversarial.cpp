@@ -69,7 +69,10 @@ run_seed(uint32_t seed) {
 	Target target = db.target();
 	if (rng() % 2)
 		db.prune(target.start);
-	EngineConfig cfg = config(1 + rng() % 24, 1 + rng() % 5, rng() % 3, rng() % 4 == 0);
+	uint64_t batch = 1 + rng() % 24;
+	uint64_t outstanding = 1 + rng() % 5;
+	bool explicit_finish = rng() % 4 == 0;
+	EngineConfig cfg = config(batch, outstanding, explicit_finish);
 	SyncRun run(cfg, target);
 	Adversary adv{std::mt19937_64(seed * 7919 + 1), db, fixed32_format(), static_cast<int>(10 + rng() % 60)};
 	bool updated = false;

@@ -306,7 +306,7 @@ TEST(EngineUpdate, BoundsIncreaseMovesToTheNewRoot) {
 	grow_db(s.db, s.db.size() + 150, 11);
 	Target next = s.target();
 	bool sent = false;
-	SyncRun run(config(1, 1, 1), t);
+	SyncRun run(config(1, 1), t);
 	ASSERT_EQ(run.run(honest(s.db), 1000000, update_when(t.start + 3, next, &sent)), StepResult::Complete);
 	expect_synced(run, s.db, next);
 	EXPECT_EQ(run.engine->progress().target_updates, 1u);
@@ -358,11 +358,11 @@ struct UpdateDuringSync : ::testing::TestWithParam<std::pair<uint64_t, uint64_t>
 
 TEST_P(UpdateDuringSync, EndsAtTheSourceRoot) {
 	auto [initial, additional] = GetParam();
-	for (uint64_t retained : {uint64_t(0), uint64_t(1), uint64_t(8)}) {
+	for (uint64_t outstanding : {uint64_t(1), uint64_t(3), uint64_t(8)}) {
 		Source s(initial, initial * 31 + additional);
 		Target t = s.target();
 		bool sent = false;
-		SyncRun run(config(3, 3, retained), t);
+		SyncRun run(config(3, outstanding), t);
 		auto mutate_then_update = [&](SyncRun &r) {
 			if (!sent && r.journal.size() > t.start) {
 				grow_db(s.db, s.db.size() + additional, additional);
@@ -385,7 +385,7 @@ INSTANTIATE_TEST_SUITE_P(Upstream, UpdateDuringSync,
 TEST(EngineFinish, WaitsAndReportsEachTargetOnce) {
 	Source s(200);
 	Target t = s.target();
-	SyncRun run(config(20, 2, 2, true), t);
+	SyncRun run(config(20, 2, true), t);
 	EXPECT_EQ(run.run(honest(s.db)), StepResult::Idle); // at the target, waiting
 	ASSERT_EQ(run.reached.size(), 1u);
 	EXPECT_EQ(run.reached[0], t);
@@ -411,7 +411,7 @@ TEST(EngineFinish, WaitsAndReportsEachTargetOnce) {
 TEST(EngineFinish, QueuedFinishWinsOverQueuedUpdate) {
 	Source s(100);
 	Target t = s.target();
-	SyncRun run(config(20, 2, 0, true), t);
+	SyncRun run(config(20, 2, true), t);
 	EXPECT_EQ(run.run(honest(s.db)), StepResult::Idle);
 	grow_db(s.db, s.db.size() + 10, 2);
 	run.engine->update_target(s.target());
@@ -423,7 +423,7 @@ TEST(EngineFinish, QueuedFinishWinsOverQueuedUpdate) {
 TEST(EngineFinish, EarlyFinishStillSyncsFully) {
 	Source s(300);
 	Target t = s.target();
-	SyncRun run(config(7, 2, 0, true), t);
+	SyncRun run(config(7, 2, true), t);
 	run.engine->finish();
 	EXPECT_EQ(run.run(honest(s.db)), StepResult::Complete);
 	expect_synced(run, s.db, t);
@@ -432,7 +432,7 @@ TEST(EngineFinish, EarlyFinishStillSyncsFully) {
 
 TEST(EngineFinish, ClosedFinishChannelFails) {
 	Source s(100);
-	SyncRun run(config(7, 2, 0, true), s.target());
+	SyncRun run(config(7, 2, true), s.target());
 	run.engine->close_finish();
 	try {
 		run.run(honest(s.db));
@@ -469,7 +469,7 @@ TEST(EngineBad, BoundaryRetryAfterTargetUpdate) {
 	// After the update, the first boundary answer is Operations-shaped against
 	// the historical size: rejected. Until the retry lands, no reached-target.
 	bool updated = false, shaped_wrong = false;
-	SyncRun run(config(10, 1, 2), t);
+	SyncRun run(config(10, 1), t);
 	SourceFn source = [&](const Request &r) {
 		if (updated && r.kind == RequestKind::Boundary && !shaped_wrong) {
 			shaped_wrong = true;

@@ -30,6 +30,8 @@ engine_error_name(EngineErrorKind kind) {
 		return "source failed";
 	case EngineErrorKind::Database:
 		return "database error";
+	case EngineErrorKind::Diverged:
+		return "diverged";
 	}
 	return "engine error";
 }
@@ -46,10 +48,22 @@ Engine::Engine(const EngineConfig &config, Journal &journal, NodeStore &nodes, c
 		throw EngineError(EngineErrorKind::InvalidTarget, "target range " + range_text(target) + " is invalid");
 	if (config_.fetch_batch_size == 0 || config_.max_outstanding_requests == 0)
 		throw Error(ErrorCode::InvalidArgument, "fetch_batch_size and max_outstanding_requests must be positive");
-	// Only a complete journal may reuse local pins; a partial one always asks
-	// the boundary (its data is trusted only through the final root check).
-	if (journal_.size() == target_.end && target_.start > 0 && local_pins)
+	if (config_.anchor) {
+		const Anchor &a = *config_.anchor;
+		if (a.peaks.size() != nodes_to_pin(a.size).size())
+			throw Error(ErrorCode::InvalidArgument, "the anchor's peaks do not fit its size");
+		if (journal_.size() < a.size || target_.end <= a.size)
+			throw EngineError(EngineErrorKind::InvalidTarget, "the target " + range_text(target_) +
+			                                                      " does not extend the database's " +
+			                                                      std::to_string(a.size) + " operations");
+		// Operations beyond the anchor were appended after the answer at
+		// the anchor was checked (see deliver): the peaks were confirmed then.
+		anchor_confirmed_ = journal_.size() > a.size;
+	} else if (journal_.size() == target_.end && target_.start > 0 && local_pins) {
+		// Only a complete journal may reuse local pins; a partial one always asks
+		// the boundary (its data is trusted only through the final root check).
 		pinned_ = local_pins(target_, journal_);
+	}
 	init_mmr();
 	schedule_requests();
 }
@@ -91,7 +105,7 @@ Engine::take_reached() {
 
 uint64_t
 Engine::spawn(const Request &request) {
-	uint64_t id = outstanding_.insert(request);
+	uint64_t id = outstanding_.insert(request, target_.root);
 	issued_.push_back({id, request});
 	handed_out_[id] = false;
 	return id;
@@ -104,6 +118,17 @@ Engine::fetch_cap() const {
 	return 4 * config_.fetch_batch_size * config_.max_outstanding_requests;
 }
 
+std::optional<LocRange>
+Engine::next_gap() const {
+	std::vector<std::pair<uint64_t, uint64_t>> counts;
+	for (const auto &f : fetched_)
+		counts.emplace_back(f.first, f.second.ops.size());
+	uint64_t tip = journal_.size();
+	if (tip >= target_.end)
+		return std::nullopt;
+	return find_next({tip, target_.end}, counts, outstanding_.ranges());
+}
+
 void
 Engine::schedule_requests() {
 	if (complete_)
@@ -112,10 +137,7 @@ Engine::schedule_requests() {
 		spawn(Request::boundary(target_.end, target_.start));
 	uint64_t tip = journal_.size();
 	while (outstanding_.size() < config_.max_outstanding_requests) {
-		std::vector<std::pair<uint64_t, uint64_t>> counts;
-		for (const auto &f : fetched_)
-			counts.emplace_back(f.first, f.second.ops.size());
-		auto gap = find_next({tip, target_.end}, counts, outstanding_.ranges());
+		auto gap = next_gap();
 		if (!gap)
 			break;
 		// Bounded memory: beyond the tip, wait while enough is fetched or in flight.
@@ -126,23 +148,11 @@ Engine::schedule_requests() {
 	}
 }
 
-std::optional<Digest>
-Engine::verification_root(uint64_t size) const {
-	if (size == target_.end)
-		return target_.root;
-	auto it = retained_roots_.find(size);
-	if (it == retained_roots_.end())
-		return std::nullopt;
-	return it->second;
-}
-
 std::optional<RangeCheck>
 Engine::range_check(uint64_t id) const {
 	const Request *req = outstanding_.find(id);
-	if (!req || req->kind != RequestKind::Operations || complete_)
-		return std::nullopt;
-	auto root = verification_root(req->size);
-	if (!root)
+	const Digest *root = outstanding_.root_of(id);
+	if (!req || !root || req->kind != RequestKind::Operations || complete_)
 		return std::nullopt;
 	RangeCheck check;
 	check.start = req->start;
@@ -176,11 +186,16 @@ Engine::reject(bool feedback, const char *why) {
 Verdict
 Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) {
 	handed_out_.erase(id);
+	// Each answer is checked against the root its request was issued with:
+	// a target update does not make it stale.
+	const Digest *issued_root = outstanding_.root_of(id);
+	Digest request_root = issued_root ? *issued_root : Digest{};
 	auto req = outstanding_.remove(id);
 	if (!req || complete_) {
 		counters_.responses_stale++;
 		return Verdict::Stale;
 	}
+	const Digest *root = &request_root;
 	if (resp.proof.leaves != req->size)
 		return reject(feedback, "proof is not against the requested size");
 	if (req->kind != resp.kind)
@@ -189,14 +204,10 @@ Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) 
 	std::vector<ByteView> elements(resp.operations.begin(), resp.operations.end());
 	Fetched batch;
 	if (req->kind == RequestKind::Operations) {
-		if (resp.operations.empty() || resp.operations.size() > req->max_ops)
+		// An honest source returns every operation asked for that exists
+		// at the request's size: a short answer is as wrong as a long one.
+		if (req->start >= req->size || resp.operations.size() != std::min(req->max_ops, req->size - req->start))
 			return reject(feedback, "wrong number of operations");
-		auto root = verification_root(req->size);
-		if (!root) { // its root was evicted: the gap is fetched again
-			counters_.responses_stale++;
-			schedule_requests();
-			return Verdict::Stale;
-		}
 		PositionedDigests collected;
 		bool verified;
 		if (checked && checked->done && checked->start == req->start && checked->size == req->size &&
@@ -209,6 +220,17 @@ Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) 
 		}
 		if (!verified)
 			return reject(feedback, "range proof does not verify");
+		// The first answer at the anchor also shows whether the target's tree
+		// holds the anchored database as its prefix: the proof commits to the
+		// peaks left of `start`. Being verified, a mismatch is no peer's lie.
+		if (config_.anchor && !anchor_confirmed_ && req->start == config_.anchor->size) {
+			if (!verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, config_.anchor->peaks, *root))
+				throw EngineError(EngineErrorKind::Diverged,
+				                  "the target's history differs from this database's " +
+				                      std::to_string(config_.anchor->size) +
+				                      " verified operations (a target of another database, or of a fork)");
+			anchor_confirmed_ = true;
+		}
 		// Keep the leaf digests the proof authenticated (DFS order is
 		// ascending), and the parents it computed on the way, so that the
 		// MMR need not hash them again (see apply_operations).
@@ -228,20 +250,14 @@ Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) 
 	} else {
 		if (resp.operations.size() != 1)
 			return reject(feedback, "a boundary response carries one operation");
-		bool need_pins = req->size == target_.end && !pinned_ && req->start == target_.start;
+		// The pins of a location are the same in every tree that holds it,
+		// so an answer checked against an earlier target's root serves too.
+		bool need_pins = !pins_ready() && req->start == target_.start;
 		bool ok;
-		if (need_pins) {
-			ok = verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, resp.pinned_nodes,
-			                                   target_.root);
-		} else {
-			auto root = verification_root(req->size);
-			if (!root) {
-				counters_.responses_stale++;
-				schedule_requests();
-				return Verdict::Stale;
-			}
+		if (need_pins)
+			ok = verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, resp.pinned_nodes, *root);
+		else
 			ok = verify_range_inclusion(hasher_, resp.proof, elements, req->start, *root);
-		}
 		if (!ok)
 			return reject(feedback, "boundary proof or pinned nodes do not verify");
 		if (need_pins) {
@@ -335,6 +351,11 @@ void
 Engine::init_mmr() {
 	if (mmr_ || !pins_ready())
 		return;
+	if (config_.anchor) { // the tree is in the node store already, up to the anchor
+		mmr_ = Mmr(config_.anchor->size, config_.anchor->peaks);
+		catch_up_mmr();
+		return;
+	}
 	std::map<uint64_t, Digest> pins;
 	std::vector<Digest> peaks;
 	if (target_.start > 0) {
@@ -369,32 +390,88 @@ Engine::catch_up_mmr() {
 	leaf_cache_.clear();
 }
 
+// The pins of `start` (<= the journal's size), from the tree already
+// built: each is a pin of the current lower bound or a node built since.
+bool
+Engine::derive_pins(uint64_t start) {
+	if (!mmr_ || mmr_->leaves() < start || start < target_.start)
+		return false;
+	std::vector<Digest> pins;
+	std::map<uint64_t, Digest> by_pos;
+	for (uint64_t pos : nodes_to_pin(start)) {
+		auto d = nodes_.get(pos);
+		if (!d)
+			return false;
+		pins.push_back(*d);
+		by_pos[pos] = *d;
+	}
+	nodes_.rebase(location_to_position(start), by_pos);
+	pinned_ = std::move(pins);
+	counters_.pins_derived++;
+	return true;
+}
+
 void
 Engine::handle_update(const Target &next) {
-	if (!advances(next, target_))
-		return; // not an error: only strictly advancing targets are adopted
-	if (next.root == target_.root)
-		throw EngineError(EngineErrorKind::SyncTargetRootUnchanged,
-		                  "an advancing target update to " + range_text(next) + " kept the same root");
-	journal_.resize(next.start);
-	outstanding_.remove_before(next.start + 1);
-	fetched_.clear();
-	fetched_ops_ = 0;
-	pinned_.reset();
-	leaf_cache_.clear();
-	// The MMR of [start, size) stays valid while the start does not move:
-	// pins of a location never change.
-	if (next.start != target_.start)
-		mmr_.reset();
-	if (config_.max_retained_roots > 0) {
-		retained_roots_[target_.end] = target_.root;
-		while (retained_roots_.size() > config_.max_retained_roots)
-			retained_roots_.erase(retained_roots_.begin());
+	bool start_moved = next.start != target_.start;
+	if (start_moved && !config_.anchor) {
+		// Within what the journal holds, the tree built so far gives the new
+		// pins; beyond it (or before the pins are known) the boundary is asked.
+		bool derived = next.start <= journal_.size() && derive_pins(next.start);
+		journal_.resize(next.start);
+		if (!derived) {
+			pinned_.reset();
+			mmr_.reset();
+			leaf_cache_.clear();
+		}
+		// A source may prune up to the new lower bound: requests below it may
+		// never be answered. At it, the boundary request is wanted only while
+		// the pins are unknown (one request per start location).
+		outstanding_.remove_before(next.start);
+		outstanding_.remove_at(next.start, derived ? RequestKind::Boundary : RequestKind::Operations);
+		for (auto it = fetched_.begin(); it != fetched_.end();) {
+			if (it->first + it->second.ops.size() <= next.start) {
+				fetched_ops_ -= it->second.ops.size();
+				it = fetched_.erase(it);
+			} else {
+				++it;
+			}
+		}
 	}
+	// Fetched operations and the other requests stay: each was checked (or
+	// will be) against the root of the target it was asked for, and the
+	// journal is append-only, so they belong to this target's history too.
 	target_ = next;
 	reached_reported_ = false;
 	counters_.target_updates++;
+	apply_operations();
 	schedule_requests();
+}
+
+// An update waits while the current target is not reached, everything left
+// of it is fetched or asked for, and a request is still out: adopting it then
+// would only move the finish line of a fetch that is about to end.
+bool
+Engine::defers_updates() const {
+	return !(journal_.size() == target_.end && pins_ready()) && !next_gap() && !outstanding_.empty();
+}
+
+// Adopt an advancing update, or defer it; the newest deferred one wins.
+void
+Engine::take_update(const Target &next) {
+	const Target &latest = deferred_ ? *deferred_ : target_;
+	if (!advances(next, latest))
+		return; // not an error: only strictly advancing targets are adopted
+	if (next.root == latest.root)
+		throw EngineError(EngineErrorKind::SyncTargetRootUnchanged,
+		                  "an advancing target update to " + range_text(next) + " kept the same root");
+	if (defers_updates()) {
+		deferred_ = next;
+		counters_.updates_deferred++;
+		return;
+	}
+	deferred_.reset();
+	handle_update(next);
 }
 
 bool
@@ -421,23 +498,34 @@ Engine::step() {
 		finish_requested_ = true;
 		finish_queued_ = false;
 	}
-	bool waiting_for_finish = config_.explicit_finish && !finish_requested_;
+	bool waiting_for_finish = (config_.explicit_finish || config_.follow) && !finish_requested_;
 	if (waiting_for_finish && !finish_open_)
 		throw EngineError(EngineErrorKind::FinishChannelClosed, "the finish signal can no longer arrive");
 
 	if (at_target()) {
+		verify_at_target();
+		report_reached();
 		if (!finish_requested_) {
-			// Take the first advancing queued update instead of completing.
+			// Take the newest advancing update (deferred or queued) instead
+			// of completing.
+			std::optional<Target> next = deferred_;
+			deferred_.reset();
 			while (!updates_.empty()) {
-				Target next = updates_.front();
-				updates_.pop_front();
-				if (advances(next, target_)) {
-					handle_update(next);
-					return StepResult::Continue;
+				const Target &u = updates_.front();
+				const Target &latest = next ? *next : target_;
+				if (advances(u, latest)) {
+					if (u.root == latest.root)
+						throw EngineError(EngineErrorKind::SyncTargetRootUnchanged,
+						                  "an advancing target update to " + range_text(u) + " kept the same root");
+					next = u;
 				}
+				updates_.pop_front();
+			}
+			if (next) {
+				handle_update(*next);
+				return StepResult::Continue;
 			}
 		}
-		report_reached();
 		if (waiting_for_finish)
 			return StepResult::Idle;
 		finalize();
@@ -446,23 +534,26 @@ Engine::step() {
 	if (!updates_.empty()) {
 		Target next = updates_.front();
 		updates_.pop_front();
-		handle_update(next);
+		take_update(next);
 		return StepResult::Continue;
 	}
 	schedule_requests();
-	if (outstanding_.empty() && !updates_open_ && !(config_.explicit_finish && finish_open_ && !finish_requested_))
+	if (outstanding_.empty() && !updates_open_ &&
+	    !((config_.explicit_finish || config_.follow) && finish_open_ && !finish_requested_))
 		throw EngineError(EngineErrorKind::SyncStalled, "no requests outstanding and no events can arrive");
 	return StepResult::Idle;
 }
 
+// Check the root of the target just reached: the journal must end in a
+// commit whose floor sets k, and the tree must give the target's root.
 void
-Engine::finalize() {
+Engine::verify_at_target() {
+	if (verified_end_ == target_.end)
+		return;
 	journal_.sync();
 	catch_up_mmr();
 	if (!mmr_ || mmr_->leaves() != target_.end)
 		throw EngineError(EngineErrorKind::InvalidState, "the MMR does not cover the target");
-	// The last operation must be a commit; its floor sets k, and the state
-	// is rebuilt by replaying from that floor, so it cannot lie below the range.
 	auto read_last = [&]() -> Operation {
 		try {
 			return decode_op(config_.format, journal_.read(target_.end - 1));
@@ -475,18 +566,27 @@ Engine::finalize() {
 	if (last.kind != OpKind::CommitFloor)
 		throw EngineError(EngineErrorKind::Database, "the last operation of the target range is not a commit");
 	Digest root = mmr_->root(hasher_, inactive_peaks(target_.end, std::min(last.floor, target_.end)));
-	if (root == target_.root) {
-		if (last.floor < target_.start || last.floor >= target_.end)
-			throw EngineError(EngineErrorKind::Database, "the commit floor " + std::to_string(last.floor) +
-			                                                 " is outside the target range " + range_text(target_));
-		final_root_ = root;
-		complete_ = true;
-		return;
+	if (root != target_.root) {
+		EngineError e(EngineErrorKind::RootMismatch, "the synced journal does not produce the target root");
+		e.expected = target_.root;
+		e.actual = root;
+		throw e;
 	}
-	EngineError e(EngineErrorKind::RootMismatch, "the synced journal does not produce the target root");
-	e.expected = target_.root;
-	e.actual = root;
-	throw e;
+	// The state is rebuilt by replaying from the floor, so a first sync
+	// needs it inside its range; an anchored database holds everything below.
+	uint64_t lowest = config_.anchor ? 0 : target_.start;
+	if (last.floor < lowest || last.floor >= target_.end)
+		throw EngineError(EngineErrorKind::Database, "the commit floor " + std::to_string(last.floor) +
+		                                                 " is outside the target range " + range_text(target_));
+	verified_end_ = target_.end;
+	final_root_ = root;
+	anchor_confirmed_ = anchor_confirmed_ || config_.anchor.has_value();
+}
+
+void
+Engine::finalize() {
+	verify_at_target();
+	complete_ = true;
 }
 
 Progress

@@ -2,9 +2,14 @@
 // that turns a trusted Target and untrusted responses into a verified journal.
 //
 // Trust model: sources are untrusted and every response is verified against
-// the target's root (or a retained root of an earlier target) before any of
-// its operations is kept. The target is the only trusted input; updates form
-// a forward-only sequence and only strictly advancing ones are adopted.
+// the root of the target its request was issued for. Targets are the only
+// trusted input; updates form a forward-only sequence and only strictly
+// advancing ones are adopted. The rules for a moving target follow
+// upstream's newest engine: fetched operations and outstanding requests
+// survive an update (each checked against its own root); the pins survive
+// while the lower bound stays, and are read from the tree already built when
+// it moves within the journal; an update that comes once everything left is
+// fetched or requested waits until the current target is reached.
 //
 // The engine does no I/O and never waits. The caller (a test harness or the
 // PostgreSQL worker) takes the requests it emits, sends them to sources, and
@@ -28,12 +33,25 @@
 
 namespace qmdb::sync {
 
+// A database the journal already holds, verified: its size and the peaks of
+// its tree (nodes_to_pin(size), oldest first), whose nodes are in the node
+// store. A catch-up extends it: nothing below `size` is fetched again, no
+// pins are asked for, and the first answer at `size` must show that the
+// target's tree has these very peaks (else the target is another history).
+struct Anchor {
+	uint64_t size = 0;
+	std::vector<Digest> peaks;
+};
+
 struct EngineConfig {
 	OpFormat format;                       // how the synced database encodes operations
 	uint64_t max_outstanding_requests = 1; // the boundary request counts toward it
 	uint64_t fetch_batch_size = 50;        // max_ops per Operations request (> 0)
-	uint64_t max_retained_roots = 0;       // superseded (end -> root) pairs kept for in-flight requests
 	bool explicit_finish = false;          // wait for finish() at the target instead of completing
+	// Follow: like explicit_finish, wait at each target for the next update
+	// (or finish). Either way each target's root is checked when reached.
+	bool follow = false;
+	std::optional<Anchor> anchor;
 	// Cap on verified but not yet applied operations (bounded memory). New
 	// requests beyond the journal tip wait while it is reached; 0 picks
 	// 4 * fetch_batch_size * max_outstanding_requests.
@@ -50,6 +68,7 @@ enum class EngineErrorKind {
 	FinishChannelClosed,     // explicit finish, but the finish signal can no longer come
 	Source,                  // a source failed in a way it declared final
 	Database,                // the synced journal cannot form a database
+	Diverged,                // the target's history is not the anchored database's
 };
 
 const char *engine_error_name(EngineErrorKind kind);
@@ -69,7 +88,7 @@ private:
 enum class Verdict {
 	Accepted, // verified; its operations will be applied
 	Rejected, // failed verification: penalize the source; the range is re-requested
-	Stale,    // the request was superseded, cancelled, or its root evicted: ignore
+	Stale,    // the request was superseded or cancelled: ignore
 };
 
 // An Operations response's range proof checked away from the engine (on
@@ -109,6 +128,8 @@ struct Progress {
 	uint64_t responses_stale = 0;
 	uint64_t target_updates = 0;
 	uint64_t targets_reached = 0;
+	uint64_t updates_deferred = 0;
+	uint64_t pins_derived = 0; // lower-bound moves served from the tree already built
 	uint64_t ops_applied = 0;
 	bool pins_ready = false;
 	bool at_target = false;
@@ -152,7 +173,8 @@ public:
 	void retry(uint64_t id);
 	// The source failed for good: the sync fails with EngineErrorKind::Source.
 	void source_error(uint64_t id, const std::string &message);
-	// Queue a target update or the finish signal; step() takes them in order.
+	// Queue a target update or the finish signal; step() takes them in order
+	// (an update may wait, deferred, until the current target is reached).
 	void update_target(const Target &target) { updates_.push_back(target); }
 	void finish() { finish_queued_ = true; }
 	// The update or finish sender is gone (no more such events will come).
@@ -168,6 +190,11 @@ public:
 	bool complete() const { return complete_; }
 	// The verified root, once complete.
 	const Digest &root() const { return final_root_; }
+	// The end of the last target whose root was checked on reaching it (0: none).
+	uint64_t verified_end() const { return verified_end_; }
+	// Whether the anchor's peaks were confirmed against a target (or the
+	// journal already extended it when the engine started).
+	bool anchor_confirmed() const { return anchor_confirmed_; }
 
 private:
 	struct Fetched {
@@ -176,11 +203,15 @@ private:
 		PositionedDigests parents;  // the other digests it computed, by position
 	};
 
-	bool pins_ready() const { return target_.start == 0 || pinned_.has_value(); }
+	bool pins_ready() const { return config_.anchor || target_.start == 0 || pinned_.has_value(); }
 	bool at_target();
-	std::optional<Digest> verification_root(uint64_t size) const;
+	bool defers_updates() const;
+	std::optional<LocRange> next_gap() const;
+	void verify_at_target();
 	Verdict reject(bool feedback, const char *why);
+	void take_update(const Target &next);
 	void handle_update(const Target &next);
+	bool derive_pins(uint64_t start);
 	void schedule_requests();
 	uint64_t spawn(const Request &request);
 	void apply_operations();
@@ -199,7 +230,9 @@ private:
 	std::map<uint64_t, Fetched> fetched_; // start -> verified ops; vectors non-empty
 	uint64_t fetched_ops_ = 0;
 	std::optional<std::vector<Digest>> pinned_;
-	std::map<uint64_t, Digest> retained_roots_; // end -> root
+	std::optional<Target> deferred_; // the newest update waiting for the current target
+	bool anchor_confirmed_ = false;
+	uint64_t verified_end_ = 0;
 	// The MMR of [target.start, journal size), once the pins are known.
 	std::optional<Mmr> mmr_;
 	std::map<uint64_t, Digest> leaf_cache_; // applied before the MMR could take them

@@ -5,14 +5,16 @@
 namespace qmdb::sync {
 
 uint64_t
-Requests::insert(const Request &request) {
+Requests::insert(const Request &request, const Digest &root) {
 	auto it = by_location_.find(request.start);
 	if (it != by_location_.end()) {
 		tracked_.erase(it->second);
+		roots_.erase(it->second);
 		cancelled_.push_back(it->second);
 	}
 	uint64_t id = next_id_++;
 	tracked_[id] = request;
+	roots_[id] = root;
 	by_location_[request.start] = id;
 	return id;
 }
@@ -24,6 +26,7 @@ Requests::remove(uint64_t id) {
 		return std::nullopt;
 	Request r = it->second;
 	tracked_.erase(it);
+	roots_.erase(id);
 	auto loc = by_location_.find(r.start);
 	if (loc != by_location_.end() && loc->second == id)
 		by_location_.erase(loc);
@@ -34,9 +37,21 @@ void
 Requests::remove_before(uint64_t loc) {
 	for (auto it = by_location_.begin(); it != by_location_.end() && it->first < loc;) {
 		tracked_.erase(it->second);
+		roots_.erase(it->second);
 		cancelled_.push_back(it->second);
 		it = by_location_.erase(it);
 	}
+}
+
+void
+Requests::remove_at(uint64_t start, RequestKind kind) {
+	auto it = by_location_.find(start);
+	if (it == by_location_.end() || tracked_.at(it->second).kind != kind)
+		return;
+	tracked_.erase(it->second);
+	roots_.erase(it->second);
+	cancelled_.push_back(it->second);
+	by_location_.erase(it);
 }
 
 std::vector<LocRange>

@@ -51,11 +51,11 @@ NodeTable::put(uint64_t pos, const Digest &digest) {
 	pending_.push_back(digest);
 }
 
-void
-NodeTable::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
-	Param id = int4_param(db_id_);
-	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {id});
-	spi_->exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
+// The pins of a boundary: what qmdb.pins holds for the database.
+static void
+write_pins(Spi &spi, int32 db_id, const std::map<uint64_t, Digest> &pins) {
+	Param id = int4_param(db_id);
+	spi.exec("DELETE FROM qmdb.pins WHERE db_id = $1", {id});
 	std::vector<int64> positions;
 	std::vector<Bytes> digests;
 	for (const auto &p : pins) {
@@ -63,14 +63,45 @@ NodeTable::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
 		digests.emplace_back(p.second.begin(), p.second.end());
 	}
 	if (!positions.empty())
-		spi_->exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
-		           "t(p, d)",
-		           {id, int8_array_param(positions), bytea_array_param(digests)});
+		spi.exec("INSERT INTO qmdb.pins (db_id, pos, digest) SELECT $1, p, d FROM unnest($2::int8[], $3::bytea[]) AS "
+		         "t(p, d)",
+		         {id, int8_array_param(positions), bytea_array_param(digests)});
+}
+
+void
+NodeTable::reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
+	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1", {int4_param(db_id_)});
+	write_pins(*spi_, db_id_, pins);
 	chunks_.clear();
 	pins_ = pins;
 	pins_loaded_ = true;
 	pending_.clear();
 	pending_start_ = pos;
+}
+
+void
+NodeTable::rebase(uint64_t pos, const std::map<uint64_t, Digest> &pins) {
+	write_pins(*spi_, db_id_, pins);
+	// Only whole rows below the boundary go (as qmdb.prune does).
+	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND (chunk + 1) * 32 <= $2",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(pos))});
+	chunks_.clear();
+	pins_ = pins;
+	pins_loaded_ = true;
+}
+
+void
+NodeTable::truncate(uint64_t pos) {
+	pending_.clear();
+	pending_start_ = pos;
+	uint64_t index = pos / NODES_PER_CHUNK;
+	spi_->exec("DELETE FROM qmdb.nodes WHERE db_id = $1 AND chunk > $2",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(index))});
+	spi_->exec("UPDATE qmdb.nodes SET digests = substr(digests, 1, $3) WHERE db_id = $1 AND chunk = $2 AND "
+	           "length(digests) > $3",
+	           {int4_param(db_id_), int8_param(static_cast<int64>(index)),
+	            int4_param(static_cast<int32>((pos % NODES_PER_CHUNK) * 32))});
+	chunks_.clear();
 }
 
 void

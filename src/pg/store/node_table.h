@@ -28,7 +28,11 @@ public:
 	std::optional<Digest> get(uint64_t pos) override;
 	void put(uint64_t pos, const Digest &digest) override;
 	void reset(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
+	void rebase(uint64_t pos, const std::map<uint64_t, Digest> &pins) override;
 	void flush();
+	// Forget every node at or above `pos` (what a failed catch-up of a
+	// replica of that size left); the next put() writes `pos`.
+	void truncate(uint64_t pos);
 	// Forget cached rows (after rows were deleted underneath).
 	void drop_cache() {
 		chunks_.clear();

@@ -202,7 +202,6 @@ SyncWorker::setup(Spi &spi) {
 	cfg.format = job_.options.format;
 	cfg.fetch_batch_size = job_.options.fetch_batch_size;
 	cfg.max_outstanding_requests = job_.options.max_outstanding_requests;
-	cfg.max_retained_roots = job_.options.max_retained_roots;
 	cfg.explicit_finish = job_.options.explicit_finish;
 	// Pins stored by an earlier run were verified against this job's target
 	// start; reuse them only for a journal that is already complete.
