@@ -22,6 +22,7 @@ enum class ErrorCode {
 	InUse,             // an object busy with other work (a database being synced)
 	NotReady,          // an object not in a state for this (a database whose sync has not completed)
 	PermissionDenied,  // the caller may not do this (another role's sync job)
+	ReadOnly,          // a write to a replica (it changes only through sync)
 	PeerUnavailable,   // a peer could not be reached, or refused, in time
 	PeerMisbehaved,    // a peer's answer broke the protocol (wrong shape, extra results)
 	Internal,          // a bug: an invariant did not hold

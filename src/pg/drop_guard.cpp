@@ -48,7 +48,7 @@ refuse_while_syncing() {
 	if (SPI_connect() != SPI_OK_CONNECT)
 		return;
 	int rc = SPI_execute("SELECT pg_catalog.string_agg(pg_catalog.quote_literal(db_name), ', ' ORDER BY db_name) "
-	                     "FROM qmdb.sync_jobs WHERE state IN ('running', 'paused')",
+	                     "FROM qmdb.sync_jobs WHERE state IN ('running', 'following', 'paused')",
 	                     true, 0);
 	char *names = nullptr;
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)

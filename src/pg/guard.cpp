@@ -40,6 +40,8 @@ sqlstate_for(ErrorCode code) {
 		return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
 	case ErrorCode::PermissionDenied:
 		return ERRCODE_INSUFFICIENT_PRIVILEGE;
+	case ErrorCode::ReadOnly: // as a write on a hot standby
+		return ERRCODE_READ_ONLY_SQL_TRANSACTION;
 	case ErrorCode::PeerUnavailable:
 		return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
 	case ErrorCode::PeerMisbehaved:

@@ -110,10 +110,10 @@ struct KeepContext {
 	~KeepContext() { MemoryContextSwitchTo(context); }
 };
 
-// SPI's parallel arrays for a parameter list (at most 16).
+// SPI's parallel arrays for a parameter list (at most 24).
 struct SpiArgs {
 	explicit SpiArgs(const std::vector<Param> &params) {
-		if (params.size() > 16)
+		if (params.size() > 24)
 			throw Error(ErrorCode::Internal, "too many SPI parameters");
 		for (size_t i = 0; i < params.size(); i++) {
 			types[i] = params[i].type;
@@ -121,9 +121,9 @@ struct SpiArgs {
 			nulls[i] = params[i].null ? 'n' : ' ';
 		}
 	}
-	Oid types[16];
-	Datum values[16];
-	char nulls[16];
+	Oid types[24];
+	Datum values[24];
+	char nulls[24];
 };
 } // namespace
 

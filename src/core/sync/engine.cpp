@@ -584,6 +584,14 @@ Engine::verify_at_target() {
 }
 
 void
+Engine::hold_as_anchor() {
+	if (!mmr_ || verified_end_ != target_.end || journal_.size() != target_.end)
+		throw Error(ErrorCode::Internal, "hold_as_anchor before the target was reached and checked");
+	config_.anchor = Anchor{target_.end, mmr_->peak_digests()};
+	anchor_confirmed_ = true;
+}
+
+void
 Engine::finalize() {
 	verify_at_target();
 	complete_ = true;

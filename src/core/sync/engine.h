@@ -192,6 +192,9 @@ public:
 	const Digest &root() const { return final_root_; }
 	// The end of the last target whose root was checked on reaching it (0: none).
 	uint64_t verified_end() const { return verified_end_; }
+	// From now on, hold what the journal has (a target reached and checked)
+	// as an anchored database: a first sync that goes on following.
+	void hold_as_anchor();
 	// Whether the anchor's peaks were confirmed against a target (or the
 	// journal already extended it when the engine started).
 	bool anchor_confirmed() const { return anchor_confirmed_; }

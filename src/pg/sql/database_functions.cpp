@@ -25,6 +25,12 @@ check_writable(const TableDatabase &db) {
 	if (db.info().role == "syncing")
 		throw Error(ErrorCode::InvalidArgument,
 		            "qmdb database \"" + db.info().name + "\" is being synced and cannot be written");
+	// A replica holds what its source committed, verified; a local write
+	// would make it another history. promote ends that first.
+	if (db.info().role == "replica")
+		throw Error(ErrorCode::ReadOnly, "qmdb database \"" + db.info().name +
+		                                     "\" is a replica: it changes only through sync (qmdb.promote('" +
+		                                     db.info().name + "') makes it a writable source)");
 }
 
 } // namespace

@@ -69,6 +69,7 @@ public:
 		}
 	}
 	void reset(uint64_t, const std::map<uint64_t, Digest> &) override {}
+	void rebase(uint64_t, const std::map<uint64_t, Digest> &) override {}
 	uint64_t checked = 0, first_bad = UINT64_MAX;
 
 private:

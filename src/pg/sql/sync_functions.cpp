@@ -113,8 +113,81 @@ worker_running(Spi &spi, int32 id) {
 } // namespace
 
 namespace {
+
 std::string options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const std::string &remote_db,
                                      const std::string &options);
+
+std::string
+format_text(const OpFormat &f) {
+	auto size = [](const std::optional<uint32_t> &n) { return n ? std::to_string(*n) : std::string("variable"); };
+	return std::string(encoding_name(f.encoding)) + ", key_size " + size(f.key_size) + ", value_size " +
+	       size(f.value_size);
+}
+
+// The job's row and its peers' rows; its worker starts at commit.
+void
+insert_job(Spi &spi, int32 id, const std::string &db, const std::vector<std::string> &peers, const Target &target,
+           const std::string &options, uint64_t journal_start, uint64_t journal_size) {
+	std::vector<Bytes> peer_bytes;
+	for (const auto &p : peers)
+		peer_bytes.emplace_back(p.begin(), p.end());
+	// No C++ object is made inside pg_call: an error there would skip its destructor.
+	const char *caller_name = pg_call([] { return GetUserNameFromId(GetOuterUserId(), false); });
+	std::string caller = caller_name;
+	spi.exec("INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, "
+	         "journal_size, created_by, newest_end) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, "
+	         "$5, $6, $7::jsonb, $9, $10, $8, $6 FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
+	         {int4_param(id), text_param(db), bytea_array_param(peer_bytes), bytea_param(target.root),
+	          int8_param(static_cast<int64>(target.start)), int8_param(static_cast<int64>(target.end)),
+	          text_param(options), text_param(caller), int8_param(static_cast<int64>(journal_start)),
+	          int8_param(static_cast<int64>(journal_size))});
+	for (size_t i = 0; i < peers.size(); i++)
+		spi.exec(
+		    "INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
+		    {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
+	start_sync_worker_at_commit(id);
+}
+
+// sync_start on an existing replica: a catch-up from its size to the
+// target, fetching only what it lacks and publishing as it goes.
+void
+start_catch_up(Spi &spi, const std::string &db, const std::vector<std::string> &peers, const Target &target,
+               std::string options, SyncOptions opts) {
+	TableDatabase replica(spi, db, true, TableDatabase::Access::Any);
+	const DbInfo &info = replica.info();
+	// The format is the replica's: given options must agree with it.
+	spi.exec("SELECT ($1::jsonb ?| ARRAY['encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
+	if (spi.i32(0, 0) == 0) {
+		spi.exec("SELECT ($1::jsonb || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('encoding', "
+		         "$2::text, 'key_size', $3::int4, 'value_size', $4::int4)))::text",
+		         {text_param(options), text_param(encoding_name(info.format.encoding)),
+		          opt_int4_param(info.format.key_size), opt_int4_param(info.format.value_size)});
+		options = spi.str(0, 0);
+		opts = parse_sync_options(spi, options);
+	} else if (format_text(opts.format) != format_text(info.format)) {
+		throw Error(ErrorCode::InvalidArgument, "the options' format (" + format_text(opts.format) +
+		                                            ") is not the replica's (" + format_text(info.format) + ")");
+	}
+	if (target.end <= info.size)
+		throw Error(ErrorCode::InvalidArgument, "replica \"" + db + "\" already holds " + std::to_string(info.size) +
+		                                            " operations: a catch-up target must end beyond them (range_end " +
+		                                            std::to_string(target.end) + ")");
+	// A lower bound past the replica's size is fine while the peers still
+	// hold what it lacks (the floor of a small database runs close behind
+	// its size); a peer that pruned it answers with an error, shown in
+	// qmdb.sync_peers, and the job waits for one that has it.
+	// A job of an earlier sync goes (it made this replica), and with it
+	// whatever an earlier catch-up that did not finish appended unpublished.
+	delete_sync_job(spi, info.id);
+	JournalTable journal(info.id, info.format);
+	journal.attach(spi);
+	journal.drop_from(info.size);
+	NodeTable nodes(info.id, location_to_position(info.size));
+	nodes.attach(spi);
+	nodes.truncate(location_to_position(info.size));
+	insert_job(spi, info.id, db, peers, target, options, info.pruning_boundary, info.size);
+}
+
 } // namespace
 
 // qmdb.sync_start(db, peers, root, range_start, range_end, options)
@@ -144,7 +217,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	SyncOptions opts = parse_sync_options(spi, options);
 	if (spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) != 0) {
 		std::string state = spi.str(0, 0);
-		if (state == "running" || state == "paused")
+		if (state == "running" || state == "following" || state == "paused")
 			throw Error(ErrorCode::InUse, "a sync of \"" + db + "\" is " + state +
 			                                  ": see qmdb.sync_status, and act on it with qmdb.sync_update_target, "
 			                                  "sync_pause, sync_resume, sync_finish or sync_cancel");
@@ -153,10 +226,15 @@ QMDB_FUNCTION(qmdb_sync_start) {
 			                                  "') retries it with what it verified, qmdb.sync_cancel('" + db +
 			                                  "', drop_data => true) drops it");
 	}
-	if (spi.exec("SELECT 1 FROM qmdb.databases WHERE name = $1", {text_param(db)}) != 0)
-		throw Error(ErrorCode::AlreadyExists, "qmdb database \"" + db +
-		                                          "\" already exists (drop it with qmdb.drop_database, or sync into "
-		                                          "another name)");
+	if (spi.exec("SELECT role FROM qmdb.databases WHERE name = $1 FOR UPDATE", {text_param(db)}) != 0) {
+		if (spi.str(0, 0) != "replica")
+			throw Error(ErrorCode::AlreadyExists, "qmdb database \"" + db + "\" already exists and is a " +
+			                                          spi.str(0, 0) +
+			                                          ", not a replica (drop it with qmdb.drop_database, or sync "
+			                                          "into another name)");
+		start_catch_up(spi, db, peers, {root, start, end}, options, opts);
+		PG_RETURN_VOID();
+	}
 	// No format given: the peers tell it (each hello states it); a peer
 	// that disagrees is refused at its handshake, as with a given format.
 	spi.exec("SELECT ($1::jsonb ?| ARRAY['encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
@@ -178,17 +256,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	// No C++ object is made inside pg_call: an error there would skip its destructor.
 	const char *caller_name = pg_call([] { return GetUserNameFromId(GetOuterUserId(), false); });
 	std::string caller = caller_name;
-	spi.exec("INSERT INTO qmdb.sync_jobs (db_id, db_name, peers, root, range_start, range_end, options, journal_start, "
-	         "journal_size, created_by) SELECT $1, $2, array_agg(convert_from(p, 'UTF8') ORDER BY i), $4, $5, $6, "
-	         "$7::jsonb, $5, $5, $8 FROM unnest($3::bytea[]) WITH ORDINALITY AS t(p, i)",
-	         {int4_param(id), text_param(db), bytea_array_param(peer_bytes), bytea_param(root),
-	          int8_param(static_cast<int64>(start)), int8_param(static_cast<int64>(end)), text_param(options),
-	          text_param(caller)});
-	for (size_t i = 0; i < peers.size(); i++)
-		spi.exec(
-		    "INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) VALUES ($1, $2::int4, $3, 'idle')",
-		    {int4_param(id), int8_param(static_cast<int64>(i + 1)), text_param(mask_conninfo(peers[i]))});
-	start_sync_worker_at_commit(id);
+	insert_job(spi, id, db, peers, {root, start, end}, options, start, start);
 	PG_RETURN_VOID();
 }
 
@@ -210,14 +278,23 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	         "ORDER BY seq DESC LIMIT 1)",
 	         {int4_param(id)});
 	std::string state = spi.str(0, 0);
-	if (state != "running" && state != "paused")
+	if (state != "running" && state != "following" && state != "paused")
 		throw Error(ErrorCode::InvalidArgument, "the sync of \"" + db + "\" is " + state + "; its target cannot move");
-	// Past this point the worker only builds the state of the target it has.
-	if (spi.str(0, 3) == "rebuilding state")
+	uint64 rows = spi.rows();
+	spi.exec("SELECT coalesce((options->>'follow')::bool, false)::int4 FROM qmdb.sync_jobs WHERE db_id = $1",
+	         {int4_param(id)});
+	bool follow = spi.i32(0, 0) != 0;
+	spi.exec("SELECT state, range_start, range_end, phase FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
+	         "(SELECT NULL, range_start, range_end, NULL FROM qmdb.sync_updates WHERE db_id = $1 "
+	         "ORDER BY seq DESC LIMIT 1)",
+	         {int4_param(id)});
+	// Past this point the worker only builds the state of the target it has
+	// (a job that follows takes the update after the rebuild).
+	if (!follow && spi.str(0, 3) == "rebuilding state")
 		throw Error(ErrorCode::InvalidArgument, "the sync of \"" + db +
 		                                            "\" has every operation of its target and is rebuilding its "
 		                                            "state; its target cannot move");
-	uint64 last = spi.rows() - 1;
+	uint64 last = rows - 1;
 	Target from{{}, static_cast<uint64_t>(spi.i64(last, 1)), static_cast<uint64_t>(spi.i64(last, 2))};
 	if (!advances({root, start, end}, from))
 		throw Error(ErrorCode::InvalidArgument, "the new target [" + std::to_string(start) + ", " +
@@ -228,7 +305,9 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	         {int4_param(id), bytea_param(root), int8_param(static_cast<int64>(start)),
 	          int8_param(static_cast<int64>(end))});
 	// Not at the (new) target any more: sync_wait must not see the old phase.
-	spi.exec("UPDATE qmdb.sync_jobs SET phase = 'fetching' WHERE db_id = $1 AND state = 'running'", {int4_param(id)});
+	spi.exec("UPDATE qmdb.sync_jobs SET newest_end = $2, target_at = now(), phase = CASE WHEN state = 'following' "
+	         "THEN 'catching up' WHEN state = 'running' THEN 'fetching' ELSE phase END WHERE db_id = $1",
+	         {int4_param(id), int8_param(static_cast<int64>(end))});
 	PG_RETURN_VOID();
 }
 
@@ -264,7 +343,7 @@ QMDB_FUNCTION(qmdb_sync_finish) {
 	Spi spi;
 	int32 id = job_id(spi, db);
 	std::string state = job_state(spi, id);
-	if (state != "running" && state != "paused")
+	if (state != "running" && state != "following" && state != "paused")
 		refuse_in_state(db, state, "finish");
 	spi.exec("UPDATE qmdb.sync_jobs SET finish_requested = true WHERE db_id = $1", {int4_param(id)});
 	PG_RETURN_VOID();
@@ -277,9 +356,10 @@ QMDB_FUNCTION(qmdb_sync_pause) {
 	std::string state = job_state(spi, id);
 	if (state == "paused")
 		notice("the sync of \"" + db + "\" is already paused");
-	else if (state != "running")
+	else if (state != "running" && state != "following")
 		refuse_in_state(db, state, "pause");
-	spi.exec("UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state = 'running'",
+	spi.exec("UPDATE qmdb.sync_jobs SET state = 'paused', phase = 'paused' WHERE db_id = $1 AND state IN ('running', "
+	         "'following')",
 	         {int4_param(id)});
 	PG_RETURN_VOID();
 }
@@ -298,8 +378,8 @@ QMDB_FUNCTION(qmdb_sync_resume) {
 	bool at_home = spi.i32(0, 0) != 0;
 	if (!at_home)
 		notice("the sync of \"" + db + "\" was restored from another server or database: it resumes here");
-	else if (state == "running")
-		notice("the sync of \"" + db + "\" is already running");
+	else if (state == "running" || state == "following")
+		notice("the sync of \"" + db + "\" is already " + state);
 	if (state == "failed" || state == "cancelled") {
 		spi.exec("SELECT journal_size - journal_start FROM qmdb.sync_jobs WHERE db_id = $1", {int4_param(id)});
 		notice("retrying the " + state + " sync of \"" + db + "\" from its " + std::to_string(spi.i64(0, 0)) +
@@ -307,9 +387,11 @@ QMDB_FUNCTION(qmdb_sync_resume) {
 	}
 	spi.exec("UPDATE qmdb.sync_jobs SET home = qmdb.sync_home(), worker_pid = NULL WHERE db_id = $1 AND $2 = 0",
 	         {int4_param(id), int4_param(at_home ? 1 : 0)});
-	spi.exec("UPDATE qmdb.sync_jobs SET state = 'running', phase = CASE WHEN state = 'paused' THEN 'fetching' "
-	         "ELSE 'starting' END, completed_at = NULL, updated_at = now() WHERE db_id = $1 AND state <> 'running'",
-	         {int4_param(id)});
+	spi.exec(
+	    "UPDATE qmdb.sync_jobs SET state = 'running', phase = CASE WHEN state = 'paused' THEN 'fetching' "
+	    "ELSE 'starting' END, completed_at = NULL, updated_at = now() WHERE db_id = $1 AND state NOT IN ('running', "
+	    "'following')",
+	    {int4_param(id)});
 	if (!worker_running(spi, id))
 		start_sync_worker_at_commit(id);
 	PG_RETURN_VOID();
@@ -329,7 +411,7 @@ QMDB_FUNCTION(qmdb_sync_cancel) {
 		if (state == "cancelled")
 			notice("the sync of \"" + db + "\" is already cancelled");
 		spi.exec("UPDATE qmdb.sync_jobs SET state = 'cancelled', phase = 'cancelled', updated_at = now() "
-		         "WHERE db_id = $1 AND state IN ('running', 'paused', 'failed')",
+		         "WHERE db_id = $1 AND state IN ('running', 'following', 'paused', 'failed')",
 		         {p});
 		PG_RETURN_VOID();
 	}
@@ -361,10 +443,11 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 		std::string state, phase;
 		{
 			Spi spi;
-			if (spi.exec("SELECT CASE WHEN state = 'running' AND home <> qmdb.sync_home() THEN 'restored' "
-			             "ELSE state END, CASE WHEN finish_requested THEN 'finishing' ELSE phase END, db_id "
-			             "FROM qmdb.sync_jobs WHERE db_name = $1",
-			             {text_param(db)}) == 0)
+			if (spi.exec(
+			        "SELECT CASE WHEN state IN ('running', 'following') AND home <> qmdb.sync_home() THEN 'restored' "
+			        "ELSE state END, CASE WHEN finish_requested THEN 'finishing' ELSE phase END, db_id "
+			        "FROM qmdb.sync_jobs WHERE db_name = $1",
+			        {text_param(db)}) == 0)
 				throw Error(ErrorCode::NotFound, "no sync job for database \"" + db + "\"");
 			state = spi.str(0, 0);
 			phase = spi.str(0, 1);
@@ -373,14 +456,17 @@ QMDB_FUNCTION(qmdb_sync_wait) {
 			// it. Not in the first second: a worker sync_start or sync_resume
 			// just asked for takes a moment to start and take its lock.
 			double waited = static_cast<double>(GetCurrentTimestamp() - started) / 1e6;
-			if (!started_worker && state == "running" && waited >= 1.0 && !worker_running(spi, id)) {
+			if (!started_worker && (state == "running" || state == "following") && waited >= 1.0 &&
+			    !worker_running(spi, id)) {
 				start_sync_worker(id, MyDatabaseId);
 				started_worker = true;
 			}
 		}
 		// A paused job makes no progress until someone resumes it: say so
 		// now rather than wait for ever.
-		if (state != "running")
+		if (state == "following" && phase == "caught up")
+			return CStringGetTextDatum("caught up");
+		if (state != "running" && state != "following")
 			return CStringGetTextDatum(state.c_str());
 		if (phase.rfind("at target", 0) == 0)
 			return CStringGetTextDatum("at target");
@@ -583,4 +669,46 @@ QMDB_FUNCTION(qmdb_fetch_target) {
 	Datum v[3] = {PointerGetDatum(to_bytea(a.root)), Int64GetDatum(a.start), Int64GetDatum(a.end)};
 	bool n[3] = {false, false, false};
 	return tuple_datum(fcinfo, v, n);
+}
+
+// qmdb.promote(db): a replica becomes a writable source (failover). A job
+// that follows or catches it up ends first; what such a job appended beyond
+// the published size goes (only verified commits were ever readable).
+QMDB_FUNCTION(qmdb_promote) {
+	std::string db = text_arg(fcinfo, 0, "db");
+	Spi spi;
+	require_current_schema(spi);
+	// The job's row first, then the database's: a worker's turn locks them
+	// in that order.
+	if (spi.exec("SELECT db_id, state FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) != 0) {
+		(void)job_id(spi, db); // its owner (or a superuser) may end it
+		std::string state =
+		    spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) ? spi.str(0, 0) : "";
+		if (state == "following" || state == "running" || state == "paused") {
+			spi.exec("UPDATE qmdb.sync_jobs SET state = CASE WHEN state = 'following' THEN 'complete' ELSE "
+			         "'cancelled' END, phase = 'ended by qmdb.promote', completed_at = now(), updated_at = now() "
+			         "WHERE db_name = $1",
+			         {text_param(db)});
+			notice("the sync of \"" + db + "\" ended: the database is promoted");
+		}
+	}
+	TableDatabase d(spi, db, true, TableDatabase::Access::Any);
+	const DbInfo &info = d.info();
+	if (info.role == "source") {
+		notice("qmdb database \"" + db + "\" is already a source");
+		PG_RETURN_VOID();
+	}
+	if (info.role == "syncing")
+		throw Error(ErrorCode::NotReady, "qmdb database \"" + db +
+		                                     "\" is being synced and has no verified state yet: nothing to promote "
+		                                     "(qmdb.sync_cancel('" +
+		                                     db + "', drop_data => true) drops it)");
+	JournalTable journal(info.id, info.format);
+	journal.attach(spi);
+	journal.drop_from(info.size);
+	NodeTable nodes(info.id, location_to_position(info.size));
+	nodes.attach(spi);
+	nodes.truncate(location_to_position(info.size));
+	spi.exec("UPDATE qmdb.databases SET role = 'source' WHERE id = $1", {int4_param(info.id)});
+	PG_RETURN_VOID();
 }

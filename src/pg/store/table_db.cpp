@@ -276,6 +276,91 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	return {root, new_size, batch.floor};
 }
 
+CommitResult
+TableDatabase::advance_replica(uint64_t end) {
+	if (end <= info_.size)
+		return {info_.root, info_.size, info_.floor};
+	Param id = int4_param(info_.id);
+	uint64_t floor = info_.floor;
+	uint64_t active = info_.active_keys;
+	constexpr uint64_t WINDOW = 4096;
+	for (uint64_t from = info_.size; from < end; from += WINDOW) {
+		uint64_t to = std::min(end, from + WINDOW);
+		std::vector<Bytes> ops = journal_.read(from, to);
+		// Each key's last write in the window decides (a replay in order).
+		std::map<Bytes, std::pair<uint64_t, std::optional<Bytes>>> last;
+		for (uint64_t loc = from; loc < to; loc++) {
+			Operation op = decode_op(info_.format, ops[loc - from]);
+			if (op.kind == OpKind::CommitFloor)
+				floor = op.floor;
+			else if (op.kind == OpKind::Update)
+				last[op.key] = {loc, std::move(op.value)};
+			else
+				last[op.key] = {loc, std::nullopt};
+		}
+		ops.clear();
+		if (last.empty())
+			continue;
+		std::vector<const Bytes *> keys;
+		for (const auto &l : last)
+			keys.push_back(&l.first);
+		std::map<Bytes, uint64_t> was;
+		uint64 n = spi_.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
+		                     {id, bytea_array_param(keys)});
+		for (uint64 i = 0; i < n; i++)
+			was[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
+		std::vector<const Bytes *> update_keys, update_values, insert_keys, insert_values, delete_keys;
+		std::vector<int64> update_locs, insert_locs;
+		for (const auto &l : last) {
+			auto old = was.find(l.first);
+			bool live = old != was.end();
+			if (live)
+				set_active_bit(old->second, false);
+			if (!l.second.second) {
+				if (live) {
+					delete_keys.push_back(&l.first);
+					active--;
+				}
+				continue;
+			}
+			set_active_bit(l.second.first, true);
+			(live ? update_keys : insert_keys).push_back(&l.first);
+			(live ? update_locs : insert_locs).push_back(static_cast<int64>(l.second.first));
+			(live ? update_values : insert_values).push_back(&*l.second.second);
+			active += live ? 0 : 1;
+		}
+		if (!update_keys.empty())
+			spi_.exec(
+			    "UPDATE qmdb.state s SET loc = t.l, value = t.v "
+			    "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
+			    {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
+		if (!insert_keys.empty())
+			spi_.exec(
+			    "INSERT INTO qmdb.state (db_id, key, loc, value) "
+			    "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
+			    {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
+		if (!delete_keys.empty())
+			spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
+			          {id, bytea_array_param(delete_keys)});
+		flush_bitmap();
+		forget_bitmap_rows();
+	}
+	// Only the last commit is active.
+	set_active_bit(info_.size - 1, false);
+	set_active_bit(end - 1, true);
+	flush_bitmap();
+	Mmr mmr(nodes_, end);
+	Digest root = mmr.root(hasher_, inactive_peaks(end, floor));
+	spi_.exec("UPDATE qmdb.databases SET size = $2, floor = $3, active_keys = $4, root = $5 WHERE id = $1",
+	          {id, int8_param(static_cast<int64>(end)), int8_param(static_cast<int64>(floor)),
+	           int8_param(static_cast<int64>(active)), bytea_param(root)});
+	info_.size = end;
+	info_.floor = floor;
+	info_.active_keys = active;
+	info_.root = root;
+	return {root, end, floor};
+}
+
 uint64_t
 TableDatabase::prune(uint64_t loc) {
 	if (loc > info_.floor)

@@ -72,6 +72,12 @@ public:
 	CommitResult apply(const Mutations &mutations, const std::optional<Bytes> &metadata);
 	// Drop operations below `loc` (<= floor); returns the new boundary.
 	uint64_t prune(uint64_t loc);
+	// A replica publishes the verified operations of [size, end) its sync
+	// appended (end - 1 a commit): their effect on the state, the bitmap,
+	// the floor, and the root computed here at `end`, in the caller's
+	// transaction (readers see the old commit or this one, nothing between).
+	// Reads the journal a window at a time: memory does not grow with the range.
+	CommitResult advance_replica(uint64_t end);
 
 	// WriterState
 	uint64_t size() const override { return info_.size; }

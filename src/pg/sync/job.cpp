@@ -15,17 +15,17 @@ SyncOptions
 parse_sync_options(Spi &spi, const std::string &json) {
 	spi.exec("SELECT string_agg(k, ', ') FROM jsonb_object_keys($1::jsonb) k WHERE k NOT IN "
 	         "('max_outstanding_requests', 'fetch_batch_size', 'max_retained_roots', 'explicit_finish', "
-	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db')",
+	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db', 'follow')",
 	         {text_param(json)});
 	if (!spi.is_null(0, 0))
 		throw Error(ErrorCode::InvalidArgument, "unknown sync option: " + spi.str(0, 0) +
 		                                            " (known: max_outstanding_requests, fetch_batch_size, "
 		                                            "max_retained_roots, explicit_finish, request_timeout, encoding, "
-		                                            "key_size, value_size, source_db)");
+		                                            "key_size, value_size, source_db, follow)");
 	spi.exec("SELECT (o->>'max_outstanding_requests')::int8, (o->>'fetch_batch_size')::int8, "
 	         "(o->>'max_retained_roots')::int8, (o->>'explicit_finish')::bool::int4::int8, "
 	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8, "
-	         "o->>'source_db' FROM (SELECT $1::jsonb AS o) s",
+	         "o->>'source_db', (o->>'follow')::bool::int4::int8 FROM (SELECT $1::jsonb AS o) s",
 	         {text_param(json)});
 	SyncOptions o;
 	auto bounded = [&](int col, const char *name, int64 lo, int64 hi, uint64_t &out) {
@@ -59,6 +59,9 @@ parse_sync_options(Spi &spi, const std::string &json) {
 	o.format.validate();
 	if (!spi.is_null(0, 8))
 		o.source_db = spi.str(0, 8);
+	uint64_t follow = 0;
+	bounded(9, "follow", 0, 1, follow);
+	o.follow = follow != 0;
 	return o;
 }
 
@@ -185,7 +188,7 @@ lock_sync_job_for_drop(Spi &spi, const std::string &db) {
 	if (spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1 FOR UPDATE", {text_param(db)}) == 0)
 		return;
 	std::string state = spi.str(0, 0);
-	if (state == "running" || state == "paused")
+	if (state == "running" || state == "following" || state == "paused")
 		throw Error(ErrorCode::InUse,
 		            "qmdb database \"" + db + "\" is being synced: stop the sync with qmdb.sync_cancel first");
 }

@@ -15,8 +15,9 @@ namespace qmdb::pg {
 struct SyncOptions {
 	uint64_t max_outstanding_requests = 4;
 	uint64_t fetch_batch_size = 1000;
-	uint64_t max_retained_roots = 8;
+	uint64_t max_retained_roots = 8; // accepted, ignored since 0.3.0: each request keeps its own root
 	bool explicit_finish = false;
+	bool follow = false;         // keep following new targets after the first
 	double request_timeout = 30; // seconds
 	OpFormat format;             // the synced database's encoding
 	std::string source_db;       // the database's name on the peers ("" = the local name)

@@ -192,7 +192,7 @@ qmdb_sync_scanner_main(Datum arg) {
 	    "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_qmdb' AND extversion = '" PG_QMDB_VERSION "'", true,
 	    0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1) {
-		rc = SPI_execute("SELECT db_id FROM qmdb.sync_jobs WHERE state IN ('running', 'paused') "
+		rc = SPI_execute("SELECT db_id FROM qmdb.sync_jobs WHERE state IN ('running', 'following', 'paused') "
 		                 "AND home = qmdb.sync_home()",
 		                 true, 0);
 		if (rc == SPI_OK_SELECT)

@@ -23,10 +23,31 @@ TableJournal::open(uint64_t start, uint64_t end) {
 	resize(start);
 }
 
+// An operation's first byte is its kind in either encoding.
+static bool
+is_commit(const Bytes &op) {
+	return !op.empty() && op[0] == static_cast<uint8_t>(OpKind::CommitFloor);
+}
+
 void
 TableJournal::append(const std::vector<Bytes> &ops) {
 	rows_.append(size_, ops);
+	for (size_t i = 0; i < ops.size(); i++)
+		if (is_commit(ops[i]))
+			committed_end_ = size_ + i + 1;
 	size_ += ops.size();
+}
+
+void
+TableJournal::scan_commits(uint64_t from) {
+	committed_end_ = from;
+	for (uint64_t at = from; at < size_; at += 1024) {
+		uint64_t to = std::min(size_, at + 1024);
+		std::vector<Bytes> ops = rows_.read(at, to);
+		for (size_t i = 0; i < ops.size(); i++)
+			if (is_commit(ops[i]))
+				committed_end_ = at + i + 1;
+	}
 }
 
 void

@@ -25,12 +25,19 @@ public:
 	void sync() override {} // the worker's commit makes appends durable
 	Bytes read(uint64_t loc) const override;
 
+	// The end (last location + 1) of the newest commit operation in
+	// [from, size()), or `from` when there is none: how far a replica may
+	// publish. Appends keep it current; scan() finds it after a restart.
+	uint64_t committed_end() const { return committed_end_; }
+	void scan_commits(uint64_t from);
+
 private:
 	void clear_to(uint64_t loc);
 	void forget_read_ahead() { ahead_.clear(); }
 
 	JournalTable rows_;
 	uint64_t start_, size_;
+	uint64_t committed_end_ = 0;
 	// read() fetches a run of operations at a time: after a restart the
 	// engine re-hashes the kept journal one location after another.
 	mutable uint64_t ahead_start_ = 0;

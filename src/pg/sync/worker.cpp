@@ -160,6 +160,9 @@ private:
 	// Returns true once the database is complete.
 	bool finalize(Spi &spi);
 	void fail(const std::string &message);
+	void publish(Spi &spi);
+	void complete_replica(Spi &spi);
+	void notify_caught_up(Spi &spi);
 	Peer *best_peer();
 
 	int32 db_id_;
@@ -176,7 +179,13 @@ private:
 	bool job_over_ = false; // the job needs no worker any more
 	// Set once every operation is verified: the next turn rebuilds the state.
 	bool rebuilding_ = false;
-	double started_at_ = 0; // this worker's start, for the completion message
+	// The database's role: 'syncing' (a first sync: nothing published until
+	// the rebuild) or 'replica' (a catch-up or follow: each turn publishes
+	// its verified commits). published_ is the replica's size.
+	std::string role_;
+	uint64_t published_ = 0;
+	bool published_now_ = false; // published in this turn (published_at)
+	double started_at_ = 0;      // this worker's start, for the completion message
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
@@ -189,20 +198,41 @@ SyncWorker::setup(Spi &spi) {
 	require_current_schema(spi); // until ALTER EXTENSION ... UPDATE, the job waits (see main)
 	auto job = load_sync_job(spi, db_id_);
 	// A job restored from elsewhere runs only after sync_resume here.
-	if (!job || (job->state != "running" && job->state != "paused") || !job->at_home)
+	if (!job || (job->state != "running" && job->state != "following" && job->state != "paused") || !job->at_home)
 		return false;
 	job_ = *job;
 	paused_ = job_.state == "paused";
-	journal_ = std::make_unique<TableJournal>(db_id_, job_.options.format, job_.journal_start, job_.journal_size);
-	journal_->attach(spi);
-	journal_->open(job_.target.start, job_.target.end);
-	nodes_ = std::make_unique<NodeTable>(db_id_, 0);
-	nodes_->attach(spi);
+	spi.exec("SELECT role, size FROM qmdb.databases WHERE id = $1", {int4_param(db_id_)});
+	role_ = spi.str(0, 0);
+	published_ = static_cast<uint64_t>(spi.i64(0, 1));
 	sync::EngineConfig cfg;
 	cfg.format = job_.options.format;
 	cfg.fetch_batch_size = job_.options.fetch_batch_size;
 	cfg.max_outstanding_requests = job_.options.max_outstanding_requests;
 	cfg.explicit_finish = job_.options.explicit_finish;
+	cfg.follow = job_.options.follow;
+	journal_ = std::make_unique<TableJournal>(db_id_, job_.options.format, job_.journal_start, job_.journal_size);
+	journal_->attach(spi);
+	if (role_ == "replica") {
+		// A catch-up: the journal and tree of the replica stay as they are,
+		// and the engine extends them from the published size (its anchor).
+		nodes_ = std::make_unique<NodeTable>(db_id_, location_to_position(published_));
+		nodes_->attach(spi);
+		sync::Anchor anchor;
+		anchor.size = published_;
+		for (uint64_t pos : nodes_to_pin(published_)) {
+			auto d = nodes_->get(pos);
+			if (!d)
+				throw Error(ErrorCode::DataCorrupted, "the replica's tree has no node at " + std::to_string(pos));
+			anchor.peaks.push_back(*d);
+		}
+		cfg.anchor = anchor;
+		journal_->scan_commits(published_);
+	} else {
+		journal_->open(job_.target.start, job_.target.end);
+		nodes_ = std::make_unique<NodeTable>(db_id_, 0);
+		nodes_->attach(spi);
+	}
 	// Pins stored by an earlier run were verified against this job's target
 	// start; reuse them only for a journal that is already complete.
 	bool have_pins = job_.pins.has_value();
@@ -348,7 +378,9 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	    "bytes_received = $10, ops_per_sec = $11::float8, targets_reached = $12, root = $13, range_start = $14, "
 	    "range_end = $15, worker_pid = pg_catalog.pg_backend_pid(), updated_at = now(), "
 	    "last_error = coalesce(nullif($16, ''), last_error), "
-	    "last_error_at = CASE WHEN $16 <> '' THEN now() ELSE last_error_at END WHERE db_id = $1",
+	    "last_error_at = CASE WHEN $16 <> '' THEN now() ELSE last_error_at END, "
+	    "state = CASE WHEN state = 'running' AND $17 = 1 THEN 'following' ELSE state END, "
+	    "published_at = CASE WHEN $18 = 1 THEN now() ELSE published_at END WHERE db_id = $1",
 	    {int4_param(db_id_), text_param(phase), int8_param(static_cast<int64>(journal_->start())),
 	     int8_param(static_cast<int64>(journal_->size())),
 	     engine_->pinned_nodes() ? bytea_param(pins) : null_bytea_param(),
@@ -357,7 +389,9 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	     int8_param(static_cast<int64>(bytes_)), text_param(std::to_string(ops_per_sec_)),
 	     int8_param(static_cast<int64>(pr.targets_reached)), bytea_param(pr.target.root),
 	     int8_param(static_cast<int64>(pr.target.start)), int8_param(static_cast<int64>(pr.target.end)),
-	     text_param(peer_error)});
+	     text_param(peer_error), int4_param(job_.options.follow && role_ == "replica" ? 1 : 0),
+	     int4_param(published_now_ ? 1 : 0)});
+	published_now_ = false;
 	save_peer_stats(spi);
 }
 
@@ -430,9 +464,10 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		return;
 	}
 	paused_ = state == "paused";
-	if (rebuilding_) {
+	if (rebuilding_ && !job_.options.follow) {
 		// A target update that came in before the rebuild's lock moves the
 		// job back to fetching; none can come in after (sync_update_target).
+		// A job that follows rebuilds first and takes the updates after.
 		spi.exec("SELECT count(*)::int4 FROM qmdb.sync_updates WHERE db_id = $1", {int4_param(db_id_)});
 		rebuilding_ = spi.i32(0, 0) == 0;
 	}
@@ -525,11 +560,22 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 			it->second.second->cancel(id);
 		inflight_.erase(id);
 	}
-	for (const Target &t : engine_->take_reached())
+	std::vector<Target> reached = engine_->take_reached();
+	for (const Target &t : reached)
 		notify(spi, job_.db_name, "reached_target", "range_end", std::to_string(t.end), true);
 
 	nodes_->flush();
-	if (r == sync::StepResult::Complete) {
+	if (role_ == "replica") {
+		publish(spi);
+		if (!reached.empty() && published_ == engine_->target().end)
+			notify_caught_up(spi);
+		if (r == sync::StepResult::Complete) {
+			complete_replica(spi);
+			done_ = true;
+			return;
+		}
+	} else if (r == sync::StepResult::Complete ||
+	           (job_.options.follow && engine_->verified_end() == engine_->target().end)) {
 		rebuilding_ = true; // commit this turn first, so the phase shows
 		save_progress(spi, "rebuilding state");
 		return;
@@ -550,8 +596,52 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		                            ")");
 	}
 	sync::Progress pr = engine_->progress();
-	const char *phase = paused_ ? "paused" : pr.at_target ? "at target, waiting for finish" : "fetching";
+	const char *phase = paused_ ? "paused"
+	                    : job_.options.follow && role_ == "replica"
+	                        ? (published_ == pr.target.end ? "caught up" : "catching up")
+	                    : pr.at_target ? "at target, waiting for finish"
+	                                   : "fetching";
 	save_progress(spi, phase);
+}
+
+// Publish the verified commits the journal holds beyond the replica's size:
+// up to the last commit, never into the middle of one (its tail waits for
+// the rest). Not before the first answer has shown the target extends the
+// replica (sync::Anchor).
+void
+SyncWorker::publish(Spi &spi) {
+	uint64_t end = journal_->committed_end();
+	if (!engine_->anchor_confirmed() || end <= published_)
+		return;
+	TableDatabase db(spi, job_.db_name, true, TableDatabase::Access::Any);
+	db.advance_replica(end);
+	published_ = end;
+	published_now_ = true;
+}
+
+void
+SyncWorker::notify_caught_up(Spi &spi) {
+	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', pg_catalog.jsonb_build_object('db', $1::text, 'event', "
+	         "'caught_up', 'size', d.size, 'root', pg_catalog.encode(d.root, 'hex'))::text) "
+	         "FROM qmdb.databases d WHERE d.id = $2",
+	         {text_param(job_.db_name), int4_param(db_id_)});
+}
+
+// A catch-up reached its target (or a follow was asked to finish): the
+// replica holds the target, published, and stays a replica.
+void
+SyncWorker::complete_replica(Spi &spi) {
+	if (published_ != engine_->target().end)
+		throw Error(ErrorCode::Internal, "a replica completed without publishing its target");
+	save_progress(spi, "complete");
+	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
+	         "updated_at = now() WHERE db_id = $1",
+	         {int4_param(db_id_)});
+	notify(spi, job_.db_name, "complete", "root", to_hex(engine_->root()));
+	std::string summary = "qmdb sync of \"" + job_.db_name + "\" complete: the replica holds " +
+	                      std::to_string(published_) + " operations, caught up in " +
+	                      seconds(now_seconds() - started_at_);
+	pg_call([&] { ereport(LOG, (errmsg("%s", summary.c_str()))); });
 }
 
 bool
@@ -593,6 +683,25 @@ SyncWorker::finalize(Spi &spi) {
 	         {id, int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
 	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(live)),
 	          bytea_param(engine_->root())});
+	role_ = "replica";
+	published_ = t.end;
+	published_now_ = true;
+	spi.exec("SELECT finish_requested::int4 FROM qmdb.sync_jobs WHERE db_id = $1", {id});
+	bool finishing = spi.i32(0, 0) != 0;
+	if (job_.options.follow && !finishing) {
+		// Following on: the replica is readable now, and each later target
+		// extends it (the engine holds the journal as its anchor).
+		engine_->hold_as_anchor();
+		rebuilding_ = false;
+		notify_caught_up(spi);
+		save_progress(spi, "caught up");
+		std::string line = "qmdb sync of \"" + job_.db_name + "\": " + std::to_string(t.end - t.start) +
+		                   " operations fetched and verified in " + seconds(started - started_at_) + ", state of " +
+		                   std::to_string(live) + " keys rebuilt in " + seconds(now_seconds() - started) +
+		                   "; following";
+		pg_call([&] { ereport(LOG, (errmsg("%s", line.c_str()))); });
+		return false;
+	}
 	spi.exec("UPDATE qmdb.sync_jobs SET state = 'complete', phase = 'complete', outstanding = 0, completed_at = now(), "
 	         "updated_at = now() WHERE db_id = $1",
 	         {id});
