@@ -125,4 +125,29 @@ printf '    get(%s) on the source : %s\n' "$key" "$(q "$SRC" -c "SELECT encode(q
 printf '    get(%s) on the replica: %s\n' "$key" "$(q "$DST" -c "SELECT encode(qmdb.get('ledger', $key), 'hex')")"
 q "$DST" -c "SELECT '    verify ' || string_agg(check_name || '=' || ok, ' ') FROM qmdb.verify('ledger')"
 
+step "follow: the source keeps writing; the replica catches up and follows, readable throughout"
+write_more() {
+	q "$SRC" -c "SELECT size FROM qmdb.apply_batch('ledger',
+		ARRAY(SELECT sha256(int8send(i * 7 + $1)) FROM generate_series(1, 1000) i),
+		ARRAY(SELECT sha256(int8send(-$1 * 1000 - i)) FROM generate_series(1, 1000) i))" >/dev/null
+	read -r root start end < <(q "$SRC" -F' ' -c "SELECT encode(root, 'hex'), range_start, range_end FROM qmdb.target('ledger')")
+}
+write_more 0
+q "$DST" -c "SELECT qmdb.sync_start('ledger',
+	ARRAY['host=127.0.0.1 port=$SRC dbname=postgres user=postgres'], decode('$root', 'hex'), $start, $end,
+	'{\"follow\": true}')" >/dev/null
+for round in $(seq 1 10); do
+	write_more "$round"
+	q "$DST" -c "SELECT qmdb.sync_update_target('ledger', decode('$root', 'hex'), $start, $end)" >/dev/null
+	q "$DST" -F' ' -c "SELECT '    source at ' || $end || ';  replica ' || state || ', ' || phase || ': published ' ||
+		coalesce(published_size, 0) || ', ' || ops_behind || ' behind, lag ' || to_char(lag, 'SS.MS') || ' s' FROM qmdb.sync_status"
+done
+echo "    $(q "$DST" -c "SELECT qmdb.sync_wait('ledger', '120 seconds')")"
+q "$DST" -F' ' -c "SELECT '    replica ' || state || ', ' || phase || ': published ' || published_size || ', ' || ops_behind ||
+	' behind, lag ' || to_char(lag, 'SS.MS') || ' s' FROM qmdb.sync_status"
+q "$DST" -c "SELECT qmdb.sync_finish('ledger')" >/dev/null
+echo "    finish: $(q "$DST" -c "SELECT qmdb.sync_wait('ledger', '120 seconds')")"
+[ "$(q "$SRC" -c "SELECT root FROM qmdb.databases WHERE name = 'ledger'")" = "$(q "$DST" -c "SELECT root FROM qmdb.databases WHERE name = 'ledger'")" ] &&
+	echo "    roots match at size $(q "$DST" -c "SELECT size FROM qmdb.databases WHERE name = 'ledger'")" || { echo "    ROOTS DIFFER"; exit 1; }
+
 step "done; stopping the clusters"

@@ -164,3 +164,19 @@ DROP ROLE qmdb_alice_team;
 DROP ROLE qmdb_alice;
 DROP ROLE qmdb_bob;
 SELECT qmdb.drop_database('taken');
+-- A replica changes only through sync: writes are refused (as on a hot
+-- standby, 25006) until qmdb.promote makes it a source. (A catalog edit
+-- stands in for a completed sync here; the integration tests sync.)
+SELECT root AS r0 FROM qmdb.create_database('rep', 'fixed', 32, 32) \gset
+UPDATE qmdb.databases SET role = 'replica' WHERE name = 'rep';
+SELECT regress.err($$SELECT qmdb.write('rep', sha256('k'), sha256('v'))$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('rep', ARRAY[sha256('k')], ARRAY[sha256('v')])$$);
+SELECT regress.err($$SELECT qmdb.commit('rep')$$);
+SELECT qmdb.root('rep') = :'r0'::bytea AS readable;
+SELECT regress.err($$SELECT qmdb.sync_start('rep', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 1, '{"encoding": "fixed", "key_size": 32, "value_size": 32}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('rep', ARRAY['host=127.0.0.1 port=1'], sha256(''), 0, 5, '{"encoding": "variable"}')$$);
+SELECT qmdb.promote('rep');
+SELECT qmdb.promote('rep');
+SELECT size FROM qmdb.apply_batch('rep', ARRAY[sha256('k')], ARRAY[sha256('v')]);
+SELECT regress.err($$SELECT qmdb.promote('nope')$$);
+SELECT qmdb.drop_database('rep');

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION pg_qmdb UPDATE from 0.1.0: a source database keeps its
+# ALTER EXTENSION pg_qmdb UPDATE from 0.1.0 (through 0.2.0 to 0.3.0): a source database keeps its
 # root and verifies; a database whose sync was interrupted by the upgrade
 # loses the root it had claimed unverified, and its job resumes and completes;
-# verify_response is no longer PUBLIC's.
+# verify_response is no longer PUBLIC's; the synced replica then catches up
+# (0.3.0) from the job row the update carried over.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
@@ -28,7 +29,7 @@ qo -c "WITH d AS (INSERT INTO qmdb.databases (name, encoding, key_size, value_si
 		SELECT id, 'd', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{$FIXED32}', $start, $start FROM d)
 	INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) SELECT id, 1, 'peer', 'idle' FROM d" >/dev/null
 qo -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
-expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.2.0 "version after the update"
+expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.3.0 "version after the update"
 expect_eq "$(qo -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'd'")" t "no unverified root after the update"
 expect_eq "$(qo -c "SELECT encode(qmdb.root('src'), 'hex')")" "$src_root" "the source's root"
 expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "verify after the update"
@@ -45,4 +46,10 @@ expect_eq "$(qo -c "SELECT qmdb.sync_wait('d', '120 seconds')")" complete "the r
 expect_eq "$(qo -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "the synced root"
 fill_old
 expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "writes after the update"
-echo "upgrade: 0.1.0 -> 0.2.0 kept a source, cleared an unverified root, and resumed its sync"
+# The replica catches up (a 0.3.0 capability) after its source moved on.
+fill "$A" d 10
+read -r root2 start2 end2 < <(target "$A" d)
+qo -c "SELECT qmdb.sync_start('d', ARRAY['$(peer "$A")'], decode('$root2', 'hex'), $start2, $end2)" >/dev/null
+expect_eq "$(qo -c "SELECT qmdb.sync_wait('d', '120 seconds')")" complete "the catch-up"
+expect_eq "$(qo -c "SELECT encode(qmdb.root('d'), 'hex') || ' ' || (SELECT ops_behind FROM qmdb.sync_status)")" "$root2 0" "caught up"
+echo "upgrade: 0.1.0 -> 0.3.0 kept a source, cleared an unverified root, resumed its sync, and caught the replica up"

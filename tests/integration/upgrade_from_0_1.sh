@@ -27,7 +27,7 @@ restore() {
 trap restore EXIT
 
 swap_library "$old/pg_qmdb.so"
-# Nodes with the extension at 0.1.0 (start_node would create it at 0.2.0).
+# Nodes with the extension at 0.1.0 (start_node would create it at the newest version).
 start_node_010() {
 	local var=$1 dir port
 	dir=$(make_workdir "$2")
@@ -57,7 +57,7 @@ for port in "$A" "$B"; do
 	as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 	q "$port" -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
 	expect_eq "$(q "$port" -c "SELECT qmdb.version() || ' ' || extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" \
-		"0.2.0 0.2.0" "library and schema after the update"
+		"0.3.0 0.3.0" "library and schema after the update"
 done
 expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "the replica's root after the update"
 all_ok "$B" d
