@@ -124,6 +124,18 @@ format_text(const OpFormat &f) {
 	       size(f.value_size);
 }
 
+// What a catch-up appended beyond a replica's published size: never
+// readable, and in the way of whatever comes next (a new catch-up, writes).
+void
+drop_unpublished(Spi &spi, const DbInfo &info) {
+	JournalTable journal(info.id, info.format);
+	journal.attach(spi);
+	journal.drop_from(info.size);
+	NodeTable nodes(info.id, location_to_position(info.size));
+	nodes.attach(spi);
+	nodes.truncate(location_to_position(info.size));
+}
+
 // The job's row and its peers' rows; its worker starts at commit.
 void
 insert_job(Spi &spi, int32 id, const std::string &db, const std::vector<std::string> &peers, const Target &target,
@@ -179,12 +191,7 @@ start_catch_up(Spi &spi, const std::string &db, const std::vector<std::string> &
 	// A job of an earlier sync goes (it made this replica), and with it
 	// whatever an earlier catch-up that did not finish appended unpublished.
 	delete_sync_job(spi, info.id);
-	JournalTable journal(info.id, info.format);
-	journal.attach(spi);
-	journal.drop_from(info.size);
-	NodeTable nodes(info.id, location_to_position(info.size));
-	nodes.attach(spi);
-	nodes.truncate(location_to_position(info.size));
+	drop_unpublished(spi, info);
 	insert_job(spi, info.id, db, peers, target, options, info.pruning_boundary, info.size);
 }
 
@@ -703,12 +710,7 @@ QMDB_FUNCTION(qmdb_promote) {
 		                                     "\" is being synced and has no verified state yet: nothing to promote "
 		                                     "(qmdb.sync_cancel('" +
 		                                     db + "', drop_data => true) drops it)");
-	JournalTable journal(info.id, info.format);
-	journal.attach(spi);
-	journal.drop_from(info.size);
-	NodeTable nodes(info.id, location_to_position(info.size));
-	nodes.attach(spi);
-	nodes.truncate(location_to_position(info.size));
+	drop_unpublished(spi, info);
 	spi.exec("UPDATE qmdb.databases SET role = 'source' WHERE id = $1", {int4_param(info.id)});
 	PG_RETURN_VOID();
 }

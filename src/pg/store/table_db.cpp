@@ -199,6 +199,34 @@ TableDatabase::flush_bitmap() {
 	bitmap_dirty_.clear();
 }
 
+// Rows of the state partition a batch changes: live keys that move (HOT
+// updates: only the key is indexed), new keys, and keys deleted.
+struct StateChanges {
+	std::vector<const Bytes *> update_keys, update_values, insert_keys, insert_values, delete_keys;
+	std::vector<int64> update_locs, insert_locs;
+
+	void put(const Bytes &key, uint64_t loc, const Bytes &value, bool live) {
+		(live ? update_keys : insert_keys).push_back(&key);
+		(live ? update_locs : insert_locs).push_back(static_cast<int64>(loc));
+		(live ? update_values : insert_values).push_back(&value);
+	}
+	void write(Spi &spi, int32 db_id) const {
+		Param id = int4_param(db_id);
+		if (!update_keys.empty())
+			spi.exec(
+			    "UPDATE qmdb.state s SET loc = t.l, value = t.v FROM unnest($2::bytea[], $3::int8[], "
+			    "$4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
+			    {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
+		if (!insert_keys.empty())
+			spi.exec(
+			    "INSERT INTO qmdb.state (db_id, key, loc, value) "
+			    "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
+			    {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
+		if (!delete_keys.empty())
+			spi.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(delete_keys)});
+	}
+};
+
 CommitResult
 TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
 	for (const auto &m : mutations) {
@@ -228,31 +256,17 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	// State: the writer knows which keys were live (prefetched or scanned),
 	// so live keys are updated (HOT: only the key is indexed) and new ones
 	// inserted; no speculative upsert.
-	std::vector<const Bytes *> update_keys, update_values, insert_keys, insert_values, delete_keys;
-	std::vector<int64> update_locs, insert_locs;
+	StateChanges changes;
 	for (const auto &d : batch.diff) {
 		if (!d.second) {
-			delete_keys.push_back(&d.first);
+			changes.delete_keys.push_back(&d.first);
 			continue;
 		}
 		auto was = locations_.find(d.first);
 		bool live = was != locations_.end() && was->second.has_value();
-		(live ? update_keys : insert_keys).push_back(&d.first);
-		(live ? update_locs : insert_locs).push_back(static_cast<int64>(*d.second));
-		(live ? update_values : insert_values).push_back(&batch.ops[*d.second - batch.base].value);
+		changes.put(d.first, *d.second, batch.ops[*d.second - batch.base].value, live);
 	}
-	if (!update_keys.empty())
-		spi_.exec(
-		    "UPDATE qmdb.state s SET loc = t.l, value = t.v "
-		    "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
-		    {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
-	if (!insert_keys.empty())
-		spi_.exec(
-		    "INSERT INTO qmdb.state (db_id, key, loc, value) "
-		    "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
-		    {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
-	if (!delete_keys.empty())
-		spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)", {id, bytea_array_param(delete_keys)});
+	changes.write(spi_, info_.id);
 
 	// Bitmap: old locations of changed keys and the old commit go inactive;
 	// the new locations and the new commit become active.
@@ -309,8 +323,7 @@ TableDatabase::advance_replica(uint64_t end) {
 		                     {id, bytea_array_param(keys)});
 		for (uint64 i = 0; i < n; i++)
 			was[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
-		std::vector<const Bytes *> update_keys, update_values, insert_keys, insert_values, delete_keys;
-		std::vector<int64> update_locs, insert_locs;
+		StateChanges changes;
 		for (const auto &l : last) {
 			auto old = was.find(l.first);
 			bool live = old != was.end();
@@ -318,30 +331,16 @@ TableDatabase::advance_replica(uint64_t end) {
 				set_active_bit(old->second, false);
 			if (!l.second.second) {
 				if (live) {
-					delete_keys.push_back(&l.first);
+					changes.delete_keys.push_back(&l.first);
 					active--;
 				}
 				continue;
 			}
 			set_active_bit(l.second.first, true);
-			(live ? update_keys : insert_keys).push_back(&l.first);
-			(live ? update_locs : insert_locs).push_back(static_cast<int64>(l.second.first));
-			(live ? update_values : insert_values).push_back(&*l.second.second);
+			changes.put(l.first, l.second.first, *l.second.second, live);
 			active += live ? 0 : 1;
 		}
-		if (!update_keys.empty())
-			spi_.exec(
-			    "UPDATE qmdb.state s SET loc = t.l, value = t.v "
-			    "FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v) WHERE s.db_id = $1 AND s.key = t.k",
-			    {id, bytea_array_param(update_keys), int8_array_param(update_locs), bytea_array_param(update_values)});
-		if (!insert_keys.empty())
-			spi_.exec(
-			    "INSERT INTO qmdb.state (db_id, key, loc, value) "
-			    "SELECT $1, k, l, v FROM unnest($2::bytea[], $3::int8[], $4::bytea[]) AS t(k, l, v)",
-			    {id, bytea_array_param(insert_keys), int8_array_param(insert_locs), bytea_array_param(insert_values)});
-		if (!delete_keys.empty())
-			spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
-			          {id, bytea_array_param(delete_keys)});
+		changes.write(spi_, info_.id);
 		flush_bitmap();
 		forget_bitmap_rows();
 	}
