@@ -118,26 +118,35 @@ run_logical() {
 }
 
 # Rounds, each method once a round, in the same order, each after a
-# settle: runs vary by a third or more on these shared machines. The best
-# of the rounds is compared; every round is printed.
+# settle: runs vary by a third or more on these shared machines. Every
+# round is printed; the first round (a user's one sync on a fresh server),
+# the median and the best are compared.
 ROUNDS=${SYNC_ROUNDS:-3}
-ours=0 copy=0 logical=0
+O=() C=() L=()
 for round in $(seq 1 "$ROUNDS"); do
 	clear_ours && settle && run_ours && o=$result
 	settle && run_copy && c=$result
 	settle && run_logical && l=$result
 	echo "    round $round: ours $o, COPY pipe $c, logical replication $l ops/s" >&2
-	ours=$(best "$ours" "$o") copy=$(best "$copy" "$c") logical=$(best "$logical" "$l")
+	O+=("$o") C+=("$c") L+=("$l")
 done
-
-r_copy=$(awk -v a="$ours" -v b="$copy" 'BEGIN { printf "%.2f", a / b }')
-r_logical=$(awk -v a="$ours" -v b="$logical" 'BEGIN { printf "%.2f", a / b }')
-printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe (ops)" "$ours" "$copy" "${r_copy}x"
-printf '%-34s %14s %14s %8s\n' "sync vs logical replication (ops)" "$ours" "$logical" "${r_logical}x"
-echo "  ($ops operations [$start, $end); sync worker peak private memory $((peak_kb / 1024)) MiB)"
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+maximum() { printf '%s\n' "$@" | sort -n | tail -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+for stat in first median best; do
+	case $stat in
+	first) ours=${O[0]} copy=${C[0]} logical=${L[0]} ;;
+	median) ours=$(median "${O[@]}") copy=$(median "${C[@]}") logical=$(median "${L[@]}") ;;
+	best) ours=$(maximum "${O[@]}") copy=$(maximum "${C[@]}") logical=$(maximum "${L[@]}") ;;
+	esac
+	r_copy=$(ratio "$ours" "$copy") r_logical=$(ratio "$ours" "$logical")
+	printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe ($stat, ops/s)" "$ours" "$copy" "${r_copy}x"
+	printf '%-34s %14s %14s %8s\n' "sync vs logical rep. ($stat, ops/s)" "$ours" "$logical" "${r_logical}x"
+	if [ -n "${BENCH_CSV:-}" ]; then
+		echo "sync vs COPY pipe ($stat ops/s),$ours,$copy,$r_copy" >>"$BENCH_CSV"
+		echo "sync vs logical replication ($stat ops/s),$ours,$logical,$r_logical" >>"$BENCH_CSV"
+	fi
+done
+echo "  ($ops operations [$start, $end), $ROUNDS rounds; sync worker peak private memory $((peak_kb / 1024)) MiB)"
 grep -o 'qmdb sync of .*' "$(node_dir "$R")/server.log" | sed 's/^/  (/; s/$/)/' || true
-if [ -n "${BENCH_CSV:-}" ]; then
-	echo "sync vs COPY pipe (ops),$ours,$copy,$r_copy" >>"$BENCH_CSV"
-	echo "sync vs logical replication (ops),$ours,$logical,$r_logical" >>"$BENCH_CSV"
-	echo "sync worker peak private memory (KiB),$peak_kb,," >>"$BENCH_CSV"
-fi
+[ -z "${BENCH_CSV:-}" ] || echo "sync worker peak private memory (KiB),$peak_kb,," >>"$BENCH_CSV"

@@ -7,14 +7,14 @@
 ALTER TABLE qmdb.sync_jobs DROP CONSTRAINT sync_jobs_state_check;
 ALTER TABLE qmdb.sync_jobs ADD CONSTRAINT sync_jobs_state_check
 	CHECK (state IN ('running', 'following', 'paused', 'complete', 'failed', 'cancelled'));
--- The newest target given (sync_start or sync_update_target), and when: the
+-- The newest target's end given (sync_start or sync_update_target; NULL:
+-- range_end), and when: the
 -- worker may hold it back (deferred) or not have taken it yet. And when the
 -- replica's published root last advanced.
 ALTER TABLE qmdb.sync_jobs ADD COLUMN newest_end bigint, ADD COLUMN target_at timestamptz,
 	ADD COLUMN published_at timestamptz;
 UPDATE qmdb.sync_jobs SET newest_end = range_end, target_at = started_at;
-ALTER TABLE qmdb.sync_jobs ALTER COLUMN newest_end SET NOT NULL, ALTER COLUMN target_at SET NOT NULL,
-	ALTER COLUMN target_at SET DEFAULT now();
+ALTER TABLE qmdb.sync_jobs ALTER COLUMN target_at SET NOT NULL, ALTER COLUMN target_at SET DEFAULT now();
 
 -- A replica changes only through sync; promote makes it a writable source,
 -- ending any job that follows it.
@@ -49,11 +49,12 @@ SELECT j.db_name AS db, j.state,
        CASE WHEN d.role = 'replica' THEN d.size END AS published_size,
        CASE WHEN d.role = 'replica' THEN d.root END AS published_root,
        j.published_at,
-       greatest(j.newest_end - CASE WHEN d.role = 'syncing' THEN j.range_start ELSE d.size END, 0) AS ops_behind,
-       CASE WHEN d.role = 'syncing' OR d.size < j.newest_end THEN now() - j.target_at
+       greatest(coalesce(j.newest_end, j.range_end) - CASE WHEN d.role = 'syncing' THEN j.range_start ELSE d.size END,
+                0) AS ops_behind,
+       CASE WHEN d.role = 'syncing' OR d.size < coalesce(j.newest_end, j.range_end) THEN now() - j.target_at
             ELSE interval '0' END AS lag
   FROM qmdb.sync_jobs j
-  LEFT JOIN qmdb.databases d ON d.id = j.db_id
+  LEFT JOIN qmdb.databases d ON d.name = j.db_name -- the replica readers see (a resync builds another)
   LEFT JOIN LATERAL (SELECT a.pid FROM pg_catalog.pg_stat_activity a
                       WHERE a.pid = j.worker_pid AND a.backend_type = 'qmdb sync worker'
                         AND a.datname = pg_catalog.current_database()) w ON true

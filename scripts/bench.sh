@@ -36,6 +36,8 @@ echo "==> serving proofs (random 1000-op ranges of a 1M-op database)"
 BENCH_CSV="$summary" bench/serve.sh
 echo "==> sync between two clusters (verified) vs COPY pipe and logical replication"
 BENCH_CSV="$summary" bench/sync.sh
+echo "==> live replicas: catch-up cost and follow lag"
+BENCH_CSV="$summary" bench/live.sh
 
 echo
 echo "==> summary (ratio: ours / baseline; above 1 is faster)"

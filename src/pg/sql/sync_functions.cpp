@@ -116,6 +116,7 @@ namespace {
 
 std::string options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const std::string &remote_db,
                                      const std::string &options);
+void notice(const std::string &message);
 
 std::string
 format_text(const OpFormat &f) {
@@ -184,13 +185,28 @@ start_catch_up(Spi &spi, const std::string &db, const std::vector<std::string> &
 		throw Error(ErrorCode::InvalidArgument, "replica \"" + db + "\" already holds " + std::to_string(info.size) +
 		                                            " operations: a catch-up target must end beyond them (range_end " +
 		                                            std::to_string(target.end) + ")");
-	// A lower bound past the replica's size is fine while the peers still
-	// hold what it lacks (the floor of a small database runs close behind
-	// its size); a peer that pruned it answers with an error, shown in
-	// qmdb.sync_peers, and the job waits for one that has it.
-	// A job of an earlier sync goes (it made this replica), and with it
-	// whatever an earlier catch-up that did not finish appended unpublished.
+	// A job of an earlier sync goes (it made this replica).
 	delete_sync_job(spi, info.id);
+	if (target.start > info.size) {
+		// The source's range starts past what the replica holds (it may
+		// have pruned what the replica lacks): a full sync of [start, end)
+		// into a fresh database, which fetches less than a catch-up would.
+		// The replica stays readable; the sync's completion replaces it in
+		// one transaction (see the worker's finalize).
+		spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, "
+		         "root, role) VALUES ('resync:' || $1::int4, $2, $3, $4, $5, $5, $5, NULL, 'syncing') RETURNING id",
+		         {int4_param(info.id), text_param(encoding_name(info.format.encoding)),
+		          opt_int4_param(info.format.key_size), opt_int4_param(info.format.value_size),
+		          int8_param(static_cast<int64>(target.start))});
+		int32 fresh = spi.i32(0, 0);
+		insert_job(spi, fresh, db, peers, target, options, target.start, target.start);
+		notice("the target starts at " + std::to_string(target.start) + ", past replica \"" + db + "\"'s " +
+		       std::to_string(info.size) +
+		       " operations: syncing it afresh; the replica stays readable until the new "
+		       "state replaces it");
+		return;
+	}
+	// Whatever an earlier catch-up that did not finish appended unpublished goes.
 	drop_unpublished(spi, info);
 	insert_job(spi, info.id, db, peers, target, options, info.pruning_boundary, info.size);
 }

@@ -351,7 +351,12 @@ void
 SyncWorker::save_progress(Spi &spi, const char *phase) {
 	report_activity(phase);
 	double now = now_seconds();
-	if (now - last_rate_at_ >= 1.0) {
+	// A rate over each second, smoothed; the first from a fifth of a second
+	// on, so the view shows the rate from the start, not 0 for a while.
+	double window = ops_per_sec_ == 0 ? 0.2 : 1.0;
+	if (ops_per_sec_ == 0 && journal_->size() <= last_size_) {
+		last_rate_at_ = now; // nothing yet (connecting): the first window starts at the first progress
+	} else if (now - last_rate_at_ >= window) {
 		double rate =
 		    static_cast<double>(journal_->size() - std::min(last_size_, journal_->size())) / (now - last_rate_at_);
 		ops_per_sec_ = ops_per_sec_ == 0 ? rate : 0.7 * ops_per_sec_ + 0.3 * rate;
@@ -683,6 +688,17 @@ SyncWorker::finalize(Spi &spi) {
 	         {id, int8_param(static_cast<int64>(t.end)), int8_param(static_cast<int64>(floor)),
 	          int8_param(static_cast<int64>(t.start)), int8_param(static_cast<int64>(live)),
 	          bytea_param(engine_->root())});
+	// A resync of a replica whose source pruned past it (sync_start) built
+	// a fresh database: it replaces the replica now, in this transaction.
+	spi.exec("SELECT name FROM qmdb.databases WHERE id = $1", {id});
+	if (spi.str(0, 0) != job_.db_name) {
+		if (spi.exec("SELECT id FROM qmdb.databases WHERE name = $1 FOR UPDATE", {text_param(job_.db_name)}) != 0) {
+			int32 old = spi.i32(0, 0);
+			TableDatabase::delete_data(spi, old);
+			spi.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(old)});
+		}
+		spi.exec("UPDATE qmdb.databases SET name = $2 WHERE id = $1", {id, text_param(job_.db_name)});
+	}
 	role_ = "replica";
 	published_ = t.end;
 	published_now_ = true;
