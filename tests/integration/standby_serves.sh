@@ -3,7 +3,9 @@
 # database, a hot standby (pg_basebackup -R, streaming) answers reads,
 # qmdb.verify, qmdb.hello and qmdb.serve, also under
 # default_transaction_read_only, and a third node syncs from the standby.
-# A sync cannot be started on the standby: a clear read-only error.
+# A sync cannot be started on the standby: a clear read-only error. Then the
+# primary follows its source while the standby serves each verified commit
+# it replays, and the third node follows the standby.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
@@ -47,4 +49,34 @@ sync_start "$D" d "$root" "$start" "$end" "$FIXED32" "$(peer "$C")"
 wait_for "$D" d complete
 expect_eq "$(q "$D" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "root synced from a standby"
 all_ok "$D" d
-echo "standby_serves: a hot standby served reads, verify, hello and serve (read-only too), and a sync from it completed"
+
+# B follows A; C replays each commit B publishes; D follows C.
+fill "$A" d 10
+read -r root start end < <(target "$A" d)
+sync_start "$B" d "$root" "$start" "$end" "\"follow\": true" "$(peer "$A")"
+wait_for "$B" d "caught up"
+replayed() {
+	local lsn
+	lsn=$(q "$B" -c "SELECT pg_current_wal_lsn()")
+	poll "$C" "SELECT pg_last_wal_replay_lsn() >= '$lsn'"
+}
+replayed
+read -r croot cstart cend < <(target "$C" d)
+expect_eq "$croot" "$root" "the standby's root while the primary follows"
+sync_start "$D" d "$croot" "$cstart" "$cend" "\"follow\": true" "$(peer "$C")"
+wait_for "$D" d "caught up"
+for round in 1 2 3; do
+	fill "$A" d 5
+	read -r root start end < <(target "$A" d)
+	q "$B" -c "SELECT qmdb.sync_update_target('d', decode('$root', 'hex'), $start, $end)" >/dev/null
+	wait_for "$B" d "caught up"
+	replayed
+	expect_eq "$(cluster_psql "$C" -d postgres -At -c "SET default_transaction_read_only = on" \
+		-c "SELECT bool_and(ok) FROM qmdb.verify('d')")" t "verify on the standby of a following primary (round $round)"
+	read -r croot cstart cend < <(target "$C" d)
+	q "$D" -c "SELECT qmdb.sync_update_target('d', decode('$croot', 'hex'), $cstart, $cend)" >/dev/null
+	wait_for "$D" d "caught up"
+	expect_eq "$(q "$D" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "D at A's root through the standby (round $round)"
+done
+all_ok "$D" d
+echo "standby_serves: a hot standby served reads, verify, hello and serve (read-only too), a sync from it completed, and it served a follower while its primary followed the source"

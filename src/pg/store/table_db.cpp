@@ -97,6 +97,13 @@ TableDatabase::drop() {
 	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(info_.id)});
 }
 
+// The locations of those of keys $2 that are live: one index probe a key,
+// whatever the planner thinks of the state's size (a plain join may become
+// a sort of the whole state; key = ANY($2) sorts the array first and runs
+// 4-5 times slower for thousands of keys).
+static const char *LIVE_LOCATIONS = "SELECT k.key, s.loc FROM unnest($2::bytea[]) AS k(key) CROSS JOIN LATERAL "
+                                    "(SELECT loc FROM qmdb.state WHERE db_id = $1 AND key = k.key LIMIT 1) s";
+
 void
 TableDatabase::prefetch_locations(const Mutations &mutations) {
 	std::vector<const Bytes *> keys;
@@ -106,8 +113,7 @@ TableDatabase::prefetch_locations(const Mutations &mutations) {
 	}
 	if (keys.empty())
 		return;
-	uint64 n = spi_.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
-	                     {int4_param(info_.id), bytea_array_param(keys)});
+	uint64 n = spi_.exec(LIVE_LOCATIONS, {int4_param(info_.id), bytea_array_param(keys)});
 	for (uint64 i = 0; i < n; i++)
 		locations_[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
 }
@@ -319,8 +325,7 @@ TableDatabase::advance_replica(uint64_t end) {
 		for (const auto &l : last)
 			keys.push_back(&l.first);
 		std::map<Bytes, uint64_t> was;
-		uint64 n = spi_.exec("SELECT key, loc FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
-		                     {id, bytea_array_param(keys)});
+		uint64 n = spi_.exec(LIVE_LOCATIONS, {id, bytea_array_param(keys)});
 		for (uint64 i = 0; i < n; i++)
 			was[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
 		StateChanges changes;
