@@ -13,7 +13,14 @@ PG_CONFIG  ?= $(firstword $(wildcard /usr/lib/postgresql/$(PG_MAJOR)/bin/pg_conf
 EXTENSION  = pg_qmdb
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_qmdb.control)
 MODULE_big = pg_qmdb
-DATA       = $(wildcard extension/*.sql)
+DATA       = $(wildcard extension/*.sql) extension/pg_qmdb--0.1.0.control
+# The newest version's install script, made by make (not kept in git): a
+# check of the schema CREATE EXTENSION made or found (fresh-install.sql.in),
+# then the 0.1.0 script and every upgrade script after it, in order, without
+# 0.1.0's CREATE SCHEMA (the control file's schema).
+# Add each new upgrade script to the chain.
+UPGRADE_CHAIN = extension/pg_qmdb--0.1.0.sql extension/pg_qmdb--0.1.0--0.2.0.sql extension/pg_qmdb--0.2.0--0.3.0.sql
+DATA_built = build/pg_qmdb--$(EXTVERSION).sql
 
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))
 PG_SRCS   := $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
@@ -59,6 +66,13 @@ check-core:
 		echo "error: src/core includes a PostgreSQL header (see above)"; exit 1; fi
 
 unit-build: $(UNIT_BIN)
+
+build/pg_qmdb--$(EXTVERSION).sql: extension/fresh-install.sql.in $(UPGRADE_CHAIN) Makefile
+	@mkdir -p build
+	@{ echo "-- pg_qmdb $(EXTVERSION): made by make from extension/fresh-install.sql.in $(UPGRADE_CHAIN)"; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION pg_qmdb" to load this file. \quit'; \
+	  cat extension/fresh-install.sql.in; \
+	  for f in $(UPGRADE_CHAIN); do echo "-- $$f"; sed -e '/^\\echo /d' -e '/^CREATE SCHEMA qmdb;$$/d' $$f; done; } >$@
 
 $(UNIT_BIN): $(UNIT_OBJS) $(CORE_OBJS)
 	@mkdir -p build

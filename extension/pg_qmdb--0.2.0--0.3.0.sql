@@ -78,3 +78,27 @@ COMMENT ON VIEW qmdb.sync_status IS 'One row per sync job the caller owns (or ev
 COMMENT ON FUNCTION qmdb.sync_start(text, text[], bytea, bigint, bigint, jsonb) IS 'Start syncing a new qmdb database, or catch up a replica, from peers, verified against a trusted target';
 COMMENT ON FUNCTION qmdb.sync_finish(text) IS 'Let an explicit_finish sync complete at its current target, or end following';
 COMMENT ON FUNCTION qmdb.sync_wait(text, interval) IS 'Wait until a sync completes, fails, stops, pauses, reaches its target or catches up; returns its state';
+
+-- \dx names the schema the extension lives in: qmdb, where a fresh install
+-- of 0.3.0 puts it (the control file's schema), not the schema 0.1.0 was
+-- created in. And the schema stops being a member of the extension, as in
+-- a fresh install, so pg_dump writes CREATE SCHEMA before CREATE EXTENSION
+-- ... WITH SCHEMA qmdb (which needs the schema to exist). Both steps are
+-- no-ops in a fresh install, whose script includes this one.
+DO $$
+DECLARE
+	ext oid := (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'pg_qmdb');
+	nsp oid := (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = 'qmdb');
+BEGIN
+	IF (SELECT e.extnamespace FROM pg_catalog.pg_extension e WHERE e.oid = ext) <> nsp THEN
+		UPDATE pg_catalog.pg_depend SET refobjid = nsp
+		 WHERE classid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND objid = ext
+		   AND refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass;
+		UPDATE pg_catalog.pg_extension SET extnamespace = nsp WHERE oid = ext;
+	END IF;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_depend
+	            WHERE classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND objid = nsp
+	              AND refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND refobjid = ext AND deptype = 'e') THEN
+		ALTER EXTENSION pg_qmdb DROP SCHEMA qmdb;
+	END IF;
+END $$;

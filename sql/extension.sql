@@ -1,17 +1,23 @@
--- Installing the extension creates schema qmdb and reports its version.
+-- Installing the extension creates schema qmdb (the control file's schema,
+-- which \dx names) and reports its version.
 CREATE EXTENSION pg_qmdb;
 SELECT nspname FROM pg_namespace WHERE nspname = 'qmdb';
 SELECT qmdb.version() = extversion AS version_matches FROM pg_extension WHERE extname = 'pg_qmdb';
-SELECT e.extrelocatable, n.nspname AS schema_owned_by_extension
-  FROM pg_extension e
-  JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_namespace'::regclass
-  JOIN pg_namespace n ON n.oid = d.objid
- WHERE e.extname = 'pg_qmdb';
--- A second install fails loudly instead of adopting an existing schema.
+SELECT e.extrelocatable, e.extnamespace::regnamespace AS schema FROM pg_extension e WHERE e.extname = 'pg_qmdb';
+-- The schema is not a member of the extension (pg_dump writes it before
+-- CREATE EXTENSION ... WITH SCHEMA qmdb): DROP EXTENSION leaves it, empty.
 DROP EXTENSION pg_qmdb;
-CREATE SCHEMA qmdb;
+SELECT nspname FROM pg_namespace WHERE nspname = 'qmdb';
+-- An install refuses a schema qmdb that holds anything, or that a role
+-- other than a superuser owns (it could replace what the script creates).
+CREATE TABLE qmdb.planted (x int);
+CREATE EXTENSION pg_qmdb;
+DROP TABLE qmdb.planted;
+CREATE ROLE qmdb_planter;
+ALTER SCHEMA qmdb OWNER TO qmdb_planter;
 CREATE EXTENSION pg_qmdb;
 DROP SCHEMA qmdb;
+DROP ROLE qmdb_planter;
 CREATE EXTENSION pg_qmdb;
 SELECT count(*) AS functions FROM pg_proc WHERE pronamespace = 'qmdb'::regnamespace;
 

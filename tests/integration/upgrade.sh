@@ -31,6 +31,19 @@ qo -c "WITH d AS (INSERT INTO qmdb.databases (name, encoding, key_size, value_si
 qo -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
 expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.3.0 "version after the update"
 expect_eq "$(qo -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'd'")" t "no unverified root after the update"
+# \dx names schema qmdb, and the objects match a fresh install's exactly.
+expect_eq "$(qo -c "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_qmdb'")" qmdb "the extension's schema"
+as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres fresh
+cluster_psql "$A" -d fresh -q -c "CREATE EXTENSION pg_qmdb"
+# (Objects only: not the databases' state partitions, pg_dump's session
+# tokens, or the schema's USAGE grant, which a fresh install records as its
+# initial privilege and an updated one dumps; restores grant it either way.)
+schema_of() {
+	as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -s --exclude-table='qmdb.state_*' "$1" |
+		grep -v -e '^--' -e '^$' -e '^\\restrict' -e '^\\unrestrict' -e '^GRANT USAGE ON SCHEMA qmdb TO PUBLIC;$' \
+			-e '^SET default_tablespace' -e '^SET default_table_access_method'
+}
+diff <(schema_of old) <(schema_of fresh) || { echo "FAIL: the updated schema differs from a fresh install's"; exit 1; }
 expect_eq "$(qo -c "SELECT encode(qmdb.root('src'), 'hex')")" "$src_root" "the source's root"
 expect_eq "$(qo -c "SELECT bool_and(ok) FROM qmdb.verify('src')")" t "verify after the update"
 # Reads and serving after the update.
