@@ -102,3 +102,69 @@ BEGIN
 		ALTER EXTENSION pg_qmdb DROP SCHEMA qmdb;
 	END IF;
 END $$;
+
+-- Signed checkpoints (docs/operations.md#signed-checkpoints). Private keys
+-- are readable by no role: no grant on the table, and not a configuration
+-- table, so pg_dump leaves them out; only the functions below use them.
+CREATE TABLE qmdb.signing_keys (
+	db_id integer NOT NULL,
+	name text NOT NULL CHECK (length(name) BETWEEN 1 AND 256 AND name ~ '^[!-*,-~]+$'),
+	private_key bytea NOT NULL CHECK (length(private_key) = 32),
+	public_key bytea NOT NULL CHECK (length(public_key) = 32),
+	owner name NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (db_id, name)
+);
+REVOKE ALL ON qmdb.signing_keys FROM PUBLIC;
+-- The newest checkpoint signed for each database: public, and dumped.
+CREATE TABLE qmdb.checkpoints (
+	db_id integer PRIMARY KEY,
+	origin text NOT NULL,
+	size bigint NOT NULL,
+	note text NOT NULL,
+	signed_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('qmdb.checkpoints', '');
+REVOKE ALL ON qmdb.checkpoints FROM PUBLIC;
+GRANT SELECT ON qmdb.checkpoints TO PUBLIC;
+COMMENT ON TABLE qmdb.signing_keys IS 'Ed25519 signing keys of source databases; readable by no role, not dumped';
+COMMENT ON TABLE qmdb.checkpoints IS 'The newest signed checkpoint (C2SP signed note) of each database';
+
+CREATE FUNCTION qmdb.create_signing_key(db text, name text) RETURNS text
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_create_signing_key';
+CREATE FUNCTION qmdb.import_signing_key(db text, name text, private_key bytea) RETURNS text
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_import_signing_key';
+CREATE FUNCTION qmdb.verifier_key(db text, name text) RETURNS text
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_verifier_key';
+CREATE FUNCTION qmdb.drop_signing_key(db text, name text) RETURNS void
+	LANGUAGE c VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_drop_signing_key';
+CREATE FUNCTION qmdb.sign_checkpoint(db text, origin text DEFAULT NULL, keys text[] DEFAULT NULL) RETURNS text
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_sign_checkpoint';
+CREATE FUNCTION qmdb.cosign_checkpoint(db text, note text, keys text[] DEFAULT NULL) RETURNS text
+	LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_cosign_checkpoint';
+CREATE FUNCTION qmdb.checkpoint(db text) RETURNS text
+	LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_checkpoint';
+CREATE FUNCTION qmdb.verify_checkpoint(note text, keys text[], threshold integer DEFAULT 1,
+	OUT origin text, OUT root bytea, OUT range_start bigint, OUT range_end bigint, OUT signers integer)
+	LANGUAGE c IMMUTABLE SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_verify_checkpoint';
+-- Keys are for the roles granted them; serving the newest checkpoint is for
+-- the roles that serve (like qmdb.serve); checking one is harmless.
+REVOKE ALL ON FUNCTION qmdb.create_signing_key(text, text), qmdb.import_signing_key(text, text, bytea),
+	qmdb.drop_signing_key(text, text), qmdb.sign_checkpoint(text, text, text[]),
+	qmdb.cosign_checkpoint(text, text, text[]), qmdb.checkpoint(text), qmdb.verifier_key(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION qmdb.create_signing_key(text, text) IS 'Make an Ed25519 signing key for a database; returns its verifier key';
+COMMENT ON FUNCTION qmdb.import_signing_key(text, text, bytea) IS 'Store an existing Ed25519 key (32-byte seed) for a database; returns its verifier key';
+COMMENT ON FUNCTION qmdb.verifier_key(text, text) IS 'The verifier key (name+id+key) of a signing key';
+COMMENT ON FUNCTION qmdb.drop_signing_key(text, text) IS 'Drop a signing key (its owner, a member, or a superuser)';
+COMMENT ON FUNCTION qmdb.sign_checkpoint(text, text, text[]) IS 'Sign the database''s target as a C2SP checkpoint with your keys; kept as its newest checkpoint';
+COMMENT ON FUNCTION qmdb.cosign_checkpoint(text, text, text[]) IS 'Add your signatures to a checkpoint this database holds with the same root';
+COMMENT ON FUNCTION qmdb.checkpoint(text) IS 'The newest checkpoint signed for a database (for peers)';
+COMMENT ON FUNCTION qmdb.verify_checkpoint(text, text[], integer) IS 'A checkpoint''s target, if at least threshold of the verifier keys signed it';

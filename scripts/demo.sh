@@ -55,7 +55,7 @@ echo
 q "$SRC" -c "SELECT '    root ' || encode(root, 'hex') || '  size ' || size || '  floor ' || floor || '  live keys ' || active_keys FROM qmdb.databases"
 
 step "a second peer: a copy of the source (pg_dump | pg_restore)"
-q "$PEER" -c "DROP EXTENSION pg_qmdb" -c "DROP SCHEMA qmdb" >/dev/null # the whole dump brings them back, with the data
+q "$PEER" -c "DROP EXTENSION pg_qmdb" >/dev/null # the whole dump brings it back, with the data
 as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$SRC" -U postgres -Fc postgres |
 	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$PEER" -U postgres -d postgres
 q "$PEER" -c "SELECT '    peer root ' || encode(root, 'hex') FROM qmdb.databases"

@@ -5,11 +5,14 @@ SELECT nspname FROM pg_namespace WHERE nspname = 'qmdb';
 SELECT qmdb.version() = extversion AS version_matches FROM pg_extension WHERE extname = 'pg_qmdb';
 SELECT e.extrelocatable, e.extnamespace::regnamespace AS schema FROM pg_extension e WHERE e.extname = 'pg_qmdb';
 -- The schema is not a member of the extension (pg_dump writes it before
--- CREATE EXTENSION ... WITH SCHEMA qmdb): DROP EXTENSION leaves it, empty.
+-- CREATE EXTENSION ... WITH SCHEMA qmdb), but DROP EXTENSION drops it too
+-- once it is empty.
 DROP EXTENSION pg_qmdb;
-SELECT nspname FROM pg_namespace WHERE nspname = 'qmdb';
--- An install refuses a schema qmdb that holds anything, or that a role
--- other than a superuser owns (it could replace what the script creates).
+SELECT count(*) AS qmdb_schemas FROM pg_namespace WHERE nspname = 'qmdb';
+-- An install takes an empty schema qmdb a superuser made (as pg_restore
+-- does), and refuses one that holds anything, or that a role other than a
+-- superuser owns (it could replace what the script creates).
+CREATE SCHEMA qmdb;
 CREATE TABLE qmdb.planted (x int);
 CREATE EXTENSION pg_qmdb;
 DROP TABLE qmdb.planted;

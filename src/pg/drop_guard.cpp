@@ -3,6 +3,9 @@
 // deadlocks with a worker or leaves it failing on tables that are gone.
 // Stopping them first (sync_cancel, or sync_pause and then cancel) is the
 // operator's call. A ProcessUtility hook, so it runs before any lock.
+// After the drop, the schema qmdb goes too if nothing is left in it: it is
+// not a member of the extension (pg_dump must write it before CREATE
+// EXTENSION ... WITH SCHEMA qmdb), but DROP EXTENSION should leave nothing.
 //
 // Plain C-style code: no C++ object lives across a PostgreSQL call here.
 #include "pg_headers.h"
@@ -13,6 +16,8 @@ extern "C" {
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 }
 
@@ -63,15 +68,37 @@ refuse_while_syncing() {
 		                        "first.")));
 }
 
+// Drop schema qmdb once the extension is gone, if it is empty and the
+// caller may drop it (else it stays, and says nothing).
+void
+drop_empty_schema() {
+	if (OidIsValid(get_extension_oid("pg_qmdb", true)) || !OidIsValid(get_namespace_oid("qmdb", true)))
+		return;
+	CommandCounterIncrement(); // see the drop's own deletions
+	if (SPI_connect() != SPI_OK_CONNECT)
+		return;
+	int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = 'qmdb' "
+	                     "AND pg_catalog.pg_has_role(n.nspowner, 'MEMBER') AND NOT EXISTS (SELECT 1 FROM "
+	                     "pg_catalog.pg_depend d WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass "
+	                     "AND d.refobjid = n.oid)",
+	                     false, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		(void)SPI_execute("DROP SCHEMA qmdb", false, 0);
+	SPI_finish();
+}
+
 void
 guard_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree, ProcessUtilityContext context,
               ParamListInfo params, QueryEnvironment *query_env, DestReceiver *dest, QueryCompletion *qc) {
-	if (drops_pg_qmdb(pstmt->utilityStmt))
+	bool dropping = drops_pg_qmdb(pstmt->utilityStmt);
+	if (dropping)
 		refuse_while_syncing();
 	if (previous_hook)
 		previous_hook(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+	if (dropping)
+		drop_empty_schema();
 }
 
 } // namespace

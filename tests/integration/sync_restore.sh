@@ -15,7 +15,7 @@ sync_start "$A" r "$root" "$start" "$end" "$FIXED32" "host=127.0.0.1 port=1 user
 dump=$(make_workdir dump)/a.dump
 as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc -f "$dump" postgres
 # Restored into B's launcher database (postgres).
-q "$B" -c "DROP EXTENSION pg_qmdb" -c "DROP SCHEMA qmdb" >/dev/null
+q "$B" -c "DROP EXTENSION pg_qmdb" >/dev/null
 as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$B" -U postgres -d postgres --exit-on-error "$dump"
 expect_eq "$(q "$B" -c "SELECT state || ': ' || phase FROM qmdb.sync_status WHERE db = 'r'")" \
 	"running: restored: waiting for qmdb.sync_resume" "the restored job"

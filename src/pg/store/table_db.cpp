@@ -82,8 +82,10 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 
 void
 TableDatabase::delete_data(Spi &spi, int32 db_id) {
-	for (const char *sql : {"DELETE FROM qmdb.journal WHERE db_id = $1", "DELETE FROM qmdb.nodes WHERE db_id = $1",
-	                        "DELETE FROM qmdb.pins WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1"})
+	for (const char *sql :
+	     {"DELETE FROM qmdb.journal WHERE db_id = $1", "DELETE FROM qmdb.nodes WHERE db_id = $1",
+	      "DELETE FROM qmdb.pins WHERE db_id = $1", "DELETE FROM qmdb.bitmap WHERE db_id = $1",
+	      "DELETE FROM qmdb.signing_keys WHERE db_id = $1", "DELETE FROM qmdb.checkpoints WHERE db_id = $1"})
 		spi.exec(sql, {int4_param(db_id)});
 	drop_state_partition(spi, db_id);
 }

@@ -694,6 +694,8 @@ SyncWorker::finalize(Spi &spi) {
 	if (spi.str(0, 0) != job_.db_name) {
 		if (spi.exec("SELECT id FROM qmdb.databases WHERE name = $1 FOR UPDATE", {text_param(job_.db_name)}) != 0) {
 			int32 old = spi.i32(0, 0);
+			// Its signing keys (a replica may cosign as a witness) stay with the name.
+			spi.exec("UPDATE qmdb.signing_keys SET db_id = $2 WHERE db_id = $1", {int4_param(old), id});
 			TableDatabase::delete_data(spi, old);
 			spi.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(old)});
 		}
