@@ -15,6 +15,29 @@ ALTER TABLE qmdb.sync_jobs ADD COLUMN newest_end bigint, ADD COLUMN target_at ti
 	ADD COLUMN published_at timestamptz;
 UPDATE qmdb.sync_jobs SET newest_end = range_end, target_at = started_at;
 ALTER TABLE qmdb.sync_jobs ALTER COLUMN target_at SET NOT NULL, ALTER COLUMN target_at SET DEFAULT now();
+-- Signed checkpoints a follower adopts (option trust): the newest adopted
+-- note, the newest whose target was reached and checked, and why the newest
+-- seen was not adopted. Per peer: the size of its newest good checkpoint,
+-- and how many it served that were ignored.
+ALTER TABLE qmdb.sync_jobs ADD COLUMN checkpoint_note text, ADD COLUMN checkpoint_verified_note text,
+	ADD COLUMN checkpoint_size bigint, ADD COLUMN checkpoint_signers integer, ADD COLUMN checkpoint_at timestamptz,
+	ADD COLUMN checkpoint_ignored text;
+ALTER TABLE qmdb.sync_peer_stats ADD COLUMN checkpoint_size bigint,
+	ADD COLUMN checkpoint_rejects bigint NOT NULL DEFAULT 0;
+-- Evidence: two checkpoints trusted keys signed that cannot both be true.
+CREATE TABLE qmdb.checkpoint_conflicts (
+	id bigserial PRIMARY KEY,
+	db_name text NOT NULL,
+	first_note text NOT NULL,
+	second_note text NOT NULL,
+	detail text NOT NULL,
+	seen_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('qmdb.checkpoint_conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('qmdb.checkpoint_conflicts_id_seq', '');
+REVOKE ALL ON qmdb.checkpoint_conflicts FROM PUBLIC;
+GRANT SELECT ON qmdb.checkpoint_conflicts TO pg_monitor;
+COMMENT ON TABLE qmdb.checkpoint_conflicts IS 'Evidence: pairs of signed checkpoints that cannot both be true (a split view), kept by the follower that caught them';
 
 -- A replica changes only through sync; promote makes it a writable source,
 -- ending any job that follows it.
@@ -52,7 +75,9 @@ SELECT j.db_name AS db, j.state,
        greatest(coalesce(j.newest_end, j.range_end) - CASE WHEN d.role = 'syncing' THEN j.range_start ELSE d.size END,
                 0) AS ops_behind,
        CASE WHEN d.role = 'syncing' OR d.size < coalesce(j.newest_end, j.range_end) THEN now() - j.target_at
-            ELSE interval '0' END AS lag
+            ELSE interval '0' END AS lag,
+       j.checkpoint_size, j.checkpoint_signers, j.checkpoint_at, j.checkpoint_ignored,
+       j.options->'trust' AS trust
   FROM qmdb.sync_jobs j
   LEFT JOIN qmdb.databases d ON d.name = j.db_name -- the replica readers see (a resync builds another)
   LEFT JOIN LATERAL (SELECT a.pid FROM pg_catalog.pg_stat_activity a
@@ -68,7 +93,7 @@ SELECT j.db_name AS db, p.peer, p.conninfo_masked AS conninfo,
             THEN 'closed' ELSE p.state END AS state,
        CASE WHEN j.state IN ('running', 'following', 'paused') THEN p.in_flight ELSE 0 END AS in_flight, p.ops, p.bytes,
        round(p.latency_ms::numeric, 1) AS latency_ms, p.rejects, p.banned_at, p.ban_reason,
-       p.last_error, p.last_error_at, p.errors, p.notices
+       p.last_error, p.last_error_at, p.errors, p.notices, p.checkpoint_size, p.checkpoint_rejects
   FROM qmdb.sync_peer_stats p JOIN qmdb.sync_jobs j USING (db_id)
  WHERE pg_catalog.pg_has_role('pg_monitor', 'USAGE')
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r

@@ -180,3 +180,13 @@ SELECT qmdb.promote('rep');
 SELECT size FROM qmdb.apply_batch('rep', ARRAY[sha256('k')], ARRAY[sha256('v')]);
 SELECT regress.err($$SELECT qmdb.promote('nope')$$);
 SELECT qmdb.drop_database('rep');
+-- A trust policy (signed checkpoints) is checked before anything is made.
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"trust": {"keys": [], "origin": "o"}}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "trust": "k"}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "trust": {"keys": ["PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"]}}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "trust": {"keys": ["PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"], "origin": "o", "threshold": 2}}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "trust": {"keys": ["PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TX"], "origin": "o"}}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "trust": {"keys": ["PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"], "origin": "o", "color": 1}}')$$);
+SELECT regress.err($$SELECT qmdb.sync_start('t', ARRAY['host=127.0.0.1 port=1'], NULL, NULL, NULL, '{"follow": true, "encoding": "variable", "trust": {"keys": ["PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"], "origin": "o"}}')$$) ~ '^08001: no peer served a checkpoint' AS no_peer;
+SELECT count(*) AS jobs_made FROM qmdb.sync_jobs WHERE db_name = 't';

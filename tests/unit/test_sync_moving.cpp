@@ -302,8 +302,37 @@ TEST(EngineAnchor, ResumeWithATailReusesIt) {
 	run->pending.clear();
 	run->sent.clear();
 	run->engine = std::make_unique<Engine>(cfg, run->journal, run->nodes, next);
-	EXPECT_TRUE(run->engine->anchor_confirmed());
+	EXPECT_FALSE(run->engine->anchor_confirmed()); // the tail may be of an unconfirmed target
 	ASSERT_EQ(run->run(honest(s.db)), StepResult::Complete);
+	EXPECT_TRUE(run->engine->anchor_confirmed());
 	EXPECT_GE(run->sent.front().start, tail);
 	EXPECT_EQ(run->engine->root(), s.db.root());
+}
+
+// A follower given a fork's target after it confirmed its source: the fork
+// is caught before anything of it could count (the answer at the tip under
+// the fork's root shows other peaks), and no operation of it is confirmed.
+TEST(EngineAnchor, AForkAdoptedWhileFollowingIsDiverged) {
+	Source s(300, 51);
+	auto run = replica_of(s.db);
+	EngineConfig cfg = config(20, 1);
+	cfg.follow = true;
+	grow_db(s.db, s.db.size() + 40, 52);
+	catch_up(*run, cfg, s.target());
+	ASSERT_EQ(run->run(honest(s.db)), StepResult::Idle);
+	ASSERT_TRUE(run->engine->anchor_confirmed());
+	uint64_t held = run->journal.size();
+	// The fork: the source's first 300 operations' batches, then others.
+	MemoryDb fork(fixed32_format());
+	grow_db(fork, 300, 51);
+	grow_db(fork, held + 100, 777);
+	run->engine->update_target({fork.root(), run->engine->target().start, fork.size()});
+	try {
+		run->run(honest(fork));
+		FAIL() << "the fork's target was followed";
+	} catch (const EngineError &e) {
+		EXPECT_EQ(e.kind(), EngineErrorKind::Diverged);
+	}
+	EXPECT_FALSE(run->engine->anchor_confirmed());
+	EXPECT_EQ(run->journal.size(), held);
 }

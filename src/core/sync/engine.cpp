@@ -56,9 +56,8 @@ Engine::Engine(const EngineConfig &config, Journal &journal, NodeStore &nodes, c
 			throw EngineError(EngineErrorKind::InvalidTarget, "the target " + range_text(target_) +
 			                                                      " does not extend the database's " +
 			                                                      std::to_string(a.size) + " operations");
-		// Operations beyond the anchor were appended after the answer at
-		// the anchor was checked (see deliver): the peaks were confirmed then.
-		anchor_confirmed_ = journal_.size() > a.size;
+		// Not confirmed yet, even with operations beyond the anchor: they
+		// may be of a target that was never confirmed (see deliver).
 	} else if (journal_.size() == target_.end && target_.start > 0 && local_pins) {
 		// Only a complete journal may reuse local pins; a partial one always asks
 		// the boundary (its data is trusted only through the final root check).
@@ -220,14 +219,17 @@ Engine::deliver(uint64_t id, Response resp, bool feedback, RangeCheck *checked) 
 		}
 		if (!verified)
 			return reject(feedback, "range proof does not verify");
-		// The first answer at the anchor also shows whether the target's tree
-		// holds the anchored database as its prefix: the proof commits to the
-		// peaks left of `start`. Being verified, a mismatch is no peer's lie.
-		if (config_.anchor && !anchor_confirmed_ && req->start == config_.anchor->size) {
-			if (!verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, config_.anchor->peaks, *root))
+		// An answer under the current target's root that starts at the
+		// journal's tip also shows whether that root's tree holds everything
+		// the journal has as its prefix: the proof commits to the peaks left
+		// of `start`, which are the tree's peaks now. Being verified, a
+		// mismatch is no peer's lie: the target is another history.
+		if (config_.anchor && !anchor_confirmed_ && *root == target_.root && req->start == journal_.size() && mmr_ &&
+		    mmr_->leaves() == journal_.size()) {
+			if (!verify_proof_and_pinned_nodes(hasher_, resp.proof, elements, req->start, mmr_->peak_digests(), *root))
 				throw EngineError(EngineErrorKind::Diverged,
 				                  "the target's history differs from this database's " +
-				                      std::to_string(config_.anchor->size) +
+				                      std::to_string(journal_.size()) +
 				                      " verified operations (a target of another database, or of a fork)");
 			anchor_confirmed_ = true;
 		}
@@ -441,6 +443,10 @@ Engine::handle_update(const Target &next) {
 	// Fetched operations and the other requests stay: each was checked (or
 	// will be) against the root of the target it was asked for, and the
 	// journal is append-only, so they belong to this target's history too.
+	// An anchored database holds the new root unconfirmed until an answer
+	// at the tip, or the root check at the target, shows it extends it.
+	if (config_.anchor)
+		anchor_confirmed_ = false;
 	target_ = next;
 	reached_reported_ = false;
 	counters_.target_updates++;

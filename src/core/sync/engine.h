@@ -36,8 +36,9 @@ namespace qmdb::sync {
 // A database the journal already holds, verified: its size and the peaks of
 // its tree (nodes_to_pin(size), oldest first), whose nodes are in the node
 // store. A catch-up extends it: nothing below `size` is fetched again, no
-// pins are asked for, and the first answer at `size` must show that the
-// target's tree has these very peaks (else the target is another history).
+// pins are asked for, and each target's root must be shown to extend the
+// journal (an answer at its tip, or the root check at the target) before
+// what was fetched under it counts (else the target is another history).
 struct Anchor {
 	uint64_t size = 0;
 	std::vector<Digest> peaks;
@@ -195,8 +196,10 @@ public:
 	// From now on, hold what the journal has (a target reached and checked)
 	// as an anchored database: a first sync that goes on following.
 	void hold_as_anchor();
-	// Whether the anchor's peaks were confirmed against a target (or the
-	// journal already extended it when the engine started).
+	// For an anchored database: whether the current target's root is known
+	// to extend what the journal holds (an answer under it at the journal's
+	// tip showed the peaks, or the root check at the target passed). Until
+	// then nothing beyond what was published before may be published.
 	bool anchor_confirmed() const { return anchor_confirmed_; }
 
 private:

@@ -9,6 +9,7 @@
 #include "../sync/remote.h"
 #include "../memory_limit.h"
 
+#include "core/checkpoint.h"
 #include "core/mmr.h"
 
 extern "C" {
@@ -23,6 +24,7 @@ extern "C" {
 #include <libpq-fe.h>
 
 #include <cstring>
+#include <functional>
 
 using namespace qmdb;
 using namespace qmdb::pg;
@@ -117,6 +119,62 @@ namespace {
 std::string options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const std::string &remote_db,
                                      const std::string &options);
 void notice(const std::string &message);
+std::string ask_checkpoint(const std::string &conninfo, const std::string &db);
+
+struct InitialCheckpoint {
+	std::string note; // "" when the target was given
+	Checkpoint checkpoint;
+	size_t signers = 0;
+};
+
+// The newest checkpoint any peer serves that the policy accepts; throws,
+// naming each peer's reason, when none does.
+InitialCheckpoint
+newest_checkpoint(const std::vector<std::string> &peers, const std::string &remote_db, const TrustPolicy &trust) {
+	InitialCheckpoint best;
+	std::string reasons;
+	for (size_t i = 0; i < peers.size(); i++) {
+		std::string why;
+		try {
+			std::string text = ask_checkpoint(peers[i], remote_db);
+			if (text.empty()) {
+				why = "it has no signed checkpoint";
+			} else {
+				Note note = parse_note(text);
+				size_t signers = verified_signers(note, trust.keys).size();
+				Checkpoint c = parse_checkpoint_text(note.text);
+				if (signers < trust.threshold)
+					why = "signed by " + std::to_string(signers) + " of the trusted keys; " +
+					      std::to_string(trust.threshold) + " required";
+				else if (c.origin != trust.origin)
+					why = "its origin is " + printable_peer_text(c.origin, 300) + ", not " + trust.origin;
+				else if (best.note.empty() || c.target.end > best.checkpoint.target.end)
+					best = {text, c, signers};
+			}
+		} catch (const PgError &) {
+			throw; // a cancel, or this server's own trouble: not the peer's
+		} catch (const Error &e) {
+			why = e.what();
+		}
+		if (!why.empty())
+			reasons += (reasons.empty() ? "" : "; ") + ("peer " + std::to_string(i + 1) + ": " + why);
+	}
+	if (best.note.empty())
+		throw Error(
+		    ErrorCode::PeerUnavailable,
+		    printable_peer_text("no peer served a checkpoint the trust policy accepts (" + reasons + ")", 2000));
+	return best;
+}
+
+void
+record_initial_checkpoint(Spi &spi, const std::string &db, const InitialCheckpoint &initial) {
+	if (initial.note.empty())
+		return;
+	spi.exec("UPDATE qmdb.sync_jobs SET checkpoint_note = $2, checkpoint_size = $3, checkpoint_signers = $4::int4, "
+	         "checkpoint_at = now() WHERE db_name = $1",
+	         {text_param(db), text_param(initial.note), int8_param(static_cast<int64>(initial.checkpoint.target.end)),
+	          int8_param(static_cast<int64>(initial.signers))});
+}
 
 std::string
 format_text(const OpFormat &f) {
@@ -226,10 +284,15 @@ QMDB_FUNCTION(qmdb_sync_start) {
 		            "a sync has at most " + std::to_string(MAX_PEERS) + " peers, not " + std::to_string(peers.size()));
 	for (const auto &p : peers)
 		check_peer_conninfo(p);
-	Digest root = root_arg(fcinfo, 2);
-	uint64_t start = location_arg(fcinfo, 3, "range_start");
-	uint64_t end = location_arg(fcinfo, 4, "range_end");
-	check_range(start, end);
+	bool from_checkpoint = PG_ARGISNULL(2) && PG_ARGISNULL(3) && PG_ARGISNULL(4);
+	Digest root{};
+	uint64_t start = 0, end = 0;
+	if (!from_checkpoint) {
+		root = root_arg(fcinfo, 2);
+		start = location_arg(fcinfo, 3, "range_start");
+		end = location_arg(fcinfo, 4, "range_end");
+		check_range(start, end);
+	}
 	std::string options = "{}";
 	if (!PG_ARGISNULL(5)) {
 		char *s = pg_call([&] { return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(5))); });
@@ -238,6 +301,18 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	Spi spi;
 	require_current_schema(spi);
 	SyncOptions opts = parse_sync_options(spi, options);
+	// No target given: the newest checkpoint the trust policy accepts, from
+	// any peer (a follower that needs nobody to type a target).
+	InitialCheckpoint initial;
+	if (from_checkpoint) {
+		if (!opts.trust)
+			throw Error(ErrorCode::NullValue, "root, range_start and range_end are required (or, with the option "
+			                                  "trust, all NULL: the target comes from a signed checkpoint)");
+		initial = newest_checkpoint(peers, opts.source_db.empty() ? db : opts.source_db, *opts.trust);
+		root = initial.checkpoint.target.root;
+		start = initial.checkpoint.target.start;
+		end = initial.checkpoint.target.end;
+	}
 	if (spi.exec("SELECT state FROM qmdb.sync_jobs WHERE db_name = $1", {text_param(db)}) != 0) {
 		std::string state = spi.str(0, 0);
 		if (state == "running" || state == "following" || state == "paused")
@@ -256,6 +331,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 			                                          ", not a replica (drop it with qmdb.drop_database, or sync "
 			                                          "into another name)");
 		start_catch_up(spi, db, peers, {root, start, end}, options, opts);
+		record_initial_checkpoint(spi, db, initial);
 		PG_RETURN_VOID();
 	}
 	// No format given: the peers tell it (each hello states it); a peer
@@ -280,6 +356,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	const char *caller_name = pg_call([] { return GetUserNameFromId(GetOuterUserId(), false); });
 	std::string caller = caller_name;
 	insert_job(spi, id, db, peers, {root, start, end}, options, start, start);
+	record_initial_checkpoint(spi, db, initial);
 	PG_RETURN_VOID();
 }
 
@@ -519,16 +596,16 @@ struct HelloAnswer {
 	OpFormat format;
 };
 
-// Ask one peer (conninfo already checked) for its hello, as fetch_target
-// does; throws with a clear error otherwise.
-HelloAnswer
-ask_hello(const std::string &conninfo, const std::string &db) {
+// Ask one peer (conninfo already checked) one query with parameter `db`,
+// whose single row must have `shape`; `read` takes the checked row. The
+// connection and the answer each get connect_timeout seconds, the memory
+// is capped, and the password rule is checked before the query.
+void
+ask_peer(const std::string &conninfo, const std::string &db, const char *what, const char *sql,
+         const std::vector<ColumnShape> &shape_spec, const std::function<void(PGresult *)> &read) {
 	bool password_required = !caller_is_superuser();
 	double timeout = connect_timeout_of(conninfo);
 	uint64_t notices = 0;
-	HelloAnswer answer;
-	Bytes &root = answer.root;
-	int64 &start = answer.start, &end = answer.end;
 	PeerMemoryLimit limit;
 	guard_connectors_at_exit();
 	PGconn *conn = start_peer_connection(conninfo, "qmdb fetch_target", nullptr);
@@ -569,19 +646,14 @@ ask_hello(const std::string &conninfo, const std::string &db) {
 		if (!refused.empty())
 			throw Error(ErrorCode::PermissionDenied, refused);
 		const char *params[] = {db.c_str()};
-		if (!PQsendQueryParams(conn,
-		                       // The handshake function, so a peer need only grant what a sync uses.
-		                       "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size, "
-		                       "h.encoding, h.key_size, h.value_size FROM qmdb.hello($1) h",
-		                       1, nullptr, params, nullptr, nullptr, 1))
+		if (!PQsendQueryParams(conn, sql, 1, nullptr, params, nullptr, nullptr, 1))
 			throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
 		set_deadline();
 		PGresult *res = nullptr;
 		std::string shape;
 		for (int results = 0;; results++) {
 			while (PQflush(conn) == 1 || PQisBusy(conn)) {
-				wait_socket(PQsocket(conn), WL_SOCKET_READABLE | (PQflush(conn) == 1 ? WL_SOCKET_WRITEABLE : 0),
-				            "qmdb.hello");
+				wait_socket(PQsocket(conn), WL_SOCKET_READABLE | (PQflush(conn) == 1 ? WL_SOCKET_WRITEABLE : 0), what);
 				if (!consume_peer_input(conn))
 					throw Error(ErrorCode::PeerUnavailable, connection_error(conn));
 			}
@@ -601,57 +673,93 @@ ask_hello(const std::string &conninfo, const std::string &db) {
 				PQclear(r);
 				if (res)
 					PQclear(res);
-				throw Error(ErrorCode::PeerMisbehaved, std::string("unexpected answer to qmdb.hello from the peer: ") +
-				                                           (results > 0 ? "more than one result" : PQresStatus(st)));
+				throw Error(ErrorCode::PeerMisbehaved,
+				            std::string("unexpected answer to ") + what +
+				                " from the peer: " + (results > 0 ? "more than one result" : PQresStatus(st)));
 			}
 			res = r;
-			shape = check_result_shape(res, {{"set_config", TEXTOID, true, 1024},
-			                                 {"root", BYTEAOID, true, 32, 32},
-			                                 {"floor", INT8OID, true, 8, 8},
-			                                 {"size", INT8OID, true, 8, 8},
-			                                 {"encoding", TEXTOID, true, 16},
-			                                 {"key_size", INT4OID, true, 4, 4, true},
-			                                 {"value_size", INT4OID, true, 4, 4, true}});
+			shape = check_result_shape(res, shape_spec);
 		}
 		if (!res)
-			throw Error(ErrorCode::PeerMisbehaved, "the peer gave no answer to qmdb.hello");
+			throw Error(ErrorCode::PeerMisbehaved, std::string("the peer gave no answer to ") + what);
 		if (!shape.empty()) {
 			PQclear(res);
-			throw Error(ErrorCode::PeerMisbehaved, "the peer's answer to qmdb.hello is malformed: " + shape);
-		}
-		const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
-		root.assign(r, r + 32);
-		start = binary_int8(PQgetvalue(res, 0, 2));
-		end = binary_int8(PQgetvalue(res, 0, 3));
-		std::string encoding(PQgetvalue(res, 0, 4), static_cast<size_t>(PQgetlength(res, 0, 4)));
-		auto size = [&](int col) -> std::optional<uint32_t> {
-			if (PQgetisnull(res, 0, col))
-				return std::nullopt;
-			return static_cast<uint32_t>(binary_int4(PQgetvalue(res, 0, col)));
-		};
-		answer.format.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
-		answer.format.key_size = size(5);
-		answer.format.value_size = size(6);
-		bool format_ok = encoding == "fixed" || encoding == "variable";
-		PQclear(res);
-		if (!format_ok)
 			throw Error(ErrorCode::PeerMisbehaved,
-			            "the peer answered an unknown encoding: " + peer_text(encoding.c_str()));
-		try {
-			answer.format.validate();
-		} catch (const Error &e) {
-			throw Error(ErrorCode::PeerMisbehaved, std::string("the peer answered an invalid format: ") + e.what());
+			            std::string("the peer's answer to ") + what + " is malformed: " + shape);
 		}
-		if (start < 0 || start >= end || static_cast<uint64_t>(end) > MAX_LEAVES)
-			throw Error(ErrorCode::PeerMisbehaved, "the peer answered an invalid range [" + std::to_string(start) +
-			                                           ", " + std::to_string(end) + ")");
+		try {
+			read(res);
+		} catch (...) {
+			PQclear(res);
+			throw;
+		}
+		PQclear(res);
 	} catch (...) {
 		if (conn)
 			PQfinish(conn);
 		throw;
 	}
 	PQfinish(conn);
+}
+
+// Ask one peer (conninfo already checked) for its hello, as fetch_target
+// does; throws with a clear error otherwise.
+HelloAnswer
+ask_hello(const std::string &conninfo, const std::string &db) {
+	HelloAnswer answer;
+	ask_peer(conninfo, db, "qmdb.hello",
+	         // The handshake function, so a peer need only grant what a sync uses.
+	         "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size, "
+	         "h.encoding, h.key_size, h.value_size FROM qmdb.hello($1) h",
+	         {{"set_config", TEXTOID, true, 1024},
+	          {"root", BYTEAOID, true, 32, 32},
+	          {"floor", INT8OID, true, 8, 8},
+	          {"size", INT8OID, true, 8, 8},
+	          {"encoding", TEXTOID, true, 16},
+	          {"key_size", INT4OID, true, 4, 4, true},
+	          {"value_size", INT4OID, true, 4, 4, true}},
+	         [&](PGresult *res) {
+		         const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
+		         answer.root.assign(r, r + 32);
+		         answer.start = binary_int8(PQgetvalue(res, 0, 2));
+		         answer.end = binary_int8(PQgetvalue(res, 0, 3));
+		         std::string encoding(PQgetvalue(res, 0, 4), static_cast<size_t>(PQgetlength(res, 0, 4)));
+		         auto size = [&](int col) -> std::optional<uint32_t> {
+			         if (PQgetisnull(res, 0, col))
+				         return std::nullopt;
+			         return static_cast<uint32_t>(binary_int4(PQgetvalue(res, 0, col)));
+		         };
+		         if (encoding != "fixed" && encoding != "variable")
+			         throw Error(ErrorCode::PeerMisbehaved,
+			                     "the peer answered an unknown encoding: " + peer_text(encoding.c_str()));
+		         answer.format.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
+		         answer.format.key_size = size(5);
+		         answer.format.value_size = size(6);
+	         });
+	try {
+		answer.format.validate();
+	} catch (const Error &e) {
+		throw Error(ErrorCode::PeerMisbehaved, std::string("the peer answered an invalid format: ") + e.what());
+	}
+	if (answer.start < 0 || answer.start >= answer.end || static_cast<uint64_t>(answer.end) > MAX_LEAVES)
+		throw Error(ErrorCode::PeerMisbehaved, "the peer answered an invalid range [" + std::to_string(answer.start) +
+		                                           ", " + std::to_string(answer.end) + ")");
 	return answer;
+}
+
+// One peer's newest signed checkpoint ("" when it has none), unchecked.
+std::string
+ask_checkpoint(const std::string &conninfo, const std::string &db) {
+	std::string note;
+	ask_peer(conninfo, db, "qmdb.checkpoint",
+	         "SELECT pg_catalog.set_config('search_path', '', false), qmdb.checkpoint($1)",
+	         {{"set_config", TEXTOID, true, 1024},
+	          {"checkpoint", TEXTOID, true, static_cast<int>(MAX_NOTE_BYTES + MAX_NOTE_SIGNATURES * 400), -1, true}},
+	         [&](PGresult *res) {
+		         if (!PQgetisnull(res, 0, 1))
+			         note.assign(PQgetvalue(res, 0, 1), static_cast<size_t>(PQgetlength(res, 0, 1)));
+	         });
+	return note;
 }
 
 // The options with the format the first peer that answers states.

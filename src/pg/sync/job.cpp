@@ -1,6 +1,8 @@
 #include "job.h"
 #include "job_registry.h"
 
+#include "core/checkpoint.h"
+
 extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -11,17 +13,63 @@ extern "C" {
 
 namespace qmdb::pg {
 
+// {"trust": {"keys": [verifier keys], "threshold": k, "origin": text,
+// "interval": seconds}}: every key parsed, k between 1 and the keys.
+static std::optional<TrustPolicy>
+parse_trust_policy(Spi &spi, const std::string &json) {
+	spi.exec("SELECT jsonb_typeof(o->'trust'), (SELECT string_agg(k, ', ') FROM jsonb_object_keys(CASE WHEN "
+	         "jsonb_typeof(o->'trust') = 'object' THEN o->'trust' ELSE '{}' END) k WHERE k NOT IN ('keys', "
+	         "'threshold', 'origin', 'interval')), jsonb_typeof(o->'trust'->'keys'), o->'trust'->>'origin', "
+	         "(o->'trust'->>'threshold')::int8, (o->'trust'->>'interval')::float8::text "
+	         "FROM (SELECT $1::jsonb AS o) s",
+	         {text_param(json)});
+	if (spi.is_null(0, 0))
+		return std::nullopt;
+	if (spi.str(0, 0) != "object")
+		throw Error(ErrorCode::InvalidArgument, "trust must be an object: {\"keys\": [...], \"threshold\": k, "
+		                                        "\"origin\": \"...\"}");
+	if (!spi.is_null(0, 1))
+		throw Error(ErrorCode::InvalidArgument,
+		            "unknown trust option: " + spi.str(0, 1) + " (known: keys, threshold, origin, interval)");
+	if (spi.is_null(0, 2) || spi.str(0, 2) != "array")
+		throw Error(ErrorCode::InvalidArgument, "trust.keys must be an array of verifier keys");
+	if (spi.is_null(0, 3))
+		throw Error(ErrorCode::InvalidArgument,
+		            "trust.origin must name the checkpoints' origin (a key may sign several databases)");
+	TrustPolicy t;
+	t.origin = spi.str(0, 3);
+	if (!valid_origin(t.origin))
+		throw Error(ErrorCode::InvalidArgument, "trust.origin is not a valid checkpoint origin");
+	int64 threshold = spi.is_null(0, 4) ? 1 : spi.i64(0, 4);
+	if (!spi.is_null(0, 5)) {
+		t.interval = std::stod(spi.str(0, 5));
+		if (!(t.interval >= 0.1 && t.interval <= 3600))
+			throw Error(ErrorCode::InvalidArgument, "trust.interval must be between 0.1 and 3600 seconds");
+	}
+	uint64 n = spi.exec("SELECT k FROM jsonb_array_elements_text($1::jsonb->'trust'->'keys') k", {text_param(json)});
+	if (n == 0 || n > 64)
+		throw Error(ErrorCode::InvalidArgument, "trust.keys holds 1 to 64 verifier keys");
+	for (uint64 i = 0; i < n; i++) {
+		t.key_texts.push_back(spi.str(i, 0));
+		t.keys.push_back(parse_verifier_key(t.key_texts.back()));
+	}
+	if (threshold < 1 || static_cast<uint64_t>(threshold) > t.keys.size())
+		throw Error(ErrorCode::InvalidArgument, "trust.threshold must be between 1 and the number of keys");
+	t.threshold = static_cast<uint64_t>(threshold);
+	return t;
+}
+
 SyncOptions
 parse_sync_options(Spi &spi, const std::string &json) {
 	spi.exec("SELECT string_agg(k, ', ') FROM jsonb_object_keys($1::jsonb) k WHERE k NOT IN "
 	         "('max_outstanding_requests', 'fetch_batch_size', 'max_retained_roots', 'explicit_finish', "
-	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db', 'follow')",
+	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db', 'follow', 'trust')",
 	         {text_param(json)});
 	if (!spi.is_null(0, 0))
 		throw Error(ErrorCode::InvalidArgument, "unknown sync option: " + spi.str(0, 0) +
 		                                            " (known: max_outstanding_requests, fetch_batch_size, "
 		                                            "max_retained_roots, explicit_finish, request_timeout, encoding, "
-		                                            "key_size, value_size, source_db, follow)");
+		                                            "key_size, value_size, source_db, follow, trust)");
 	spi.exec("SELECT (o->>'max_outstanding_requests')::int8, (o->>'fetch_batch_size')::int8, "
 	         "(o->>'max_retained_roots')::int8, (o->>'explicit_finish')::bool::int4::int8, "
 	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8, "
@@ -62,6 +110,10 @@ parse_sync_options(Spi &spi, const std::string &json) {
 	uint64_t follow = 0;
 	bounded(9, "follow", 0, 1, follow);
 	o.follow = follow != 0;
+	o.trust = parse_trust_policy(spi, json);
+	if (o.trust && !o.follow)
+		throw Error(ErrorCode::InvalidArgument,
+		            "the option trust needs \"follow\": true (checkpoints are targets to follow)");
 	return o;
 }
 

@@ -3,6 +3,7 @@
 
 #include "../spi.h"
 
+#include "core/note.h"
 #include "core/operation.h"
 #include "core/wire.h"
 
@@ -12,12 +13,24 @@
 
 namespace qmdb::pg {
 
+// Targets from signed checkpoints (option "trust"): a checkpoint of
+// `origin` counts when at least `threshold` of `keys` signed it. The worker
+// asks its peers for their newest one every `interval` seconds.
+struct TrustPolicy {
+	std::vector<NoteVerifier> keys;
+	std::vector<std::string> key_texts; // as given (verifier keys)
+	uint64_t threshold = 1;
+	std::string origin;
+	double interval = 1; // seconds
+};
+
 struct SyncOptions {
 	uint64_t max_outstanding_requests = 4;
 	uint64_t fetch_batch_size = 1000;
 	uint64_t max_retained_roots = 8; // accepted, ignored since 0.3.0: each request keeps its own root
 	bool explicit_finish = false;
-	bool follow = false;         // keep following new targets after the first
+	bool follow = false; // keep following new targets after the first
+	std::optional<TrustPolicy> trust;
 	double request_timeout = 30; // seconds
 	OpFormat format;             // the synced database's encoding
 	std::string source_db;       // the database's name on the peers ("" = the local name)

@@ -1,4 +1,6 @@
 #include "peer.h"
+
+#include "core/note.h"
 #include "remote.h"
 
 #include <libpq-fe.h>
@@ -17,6 +19,7 @@ static const char *HELLO_SQL =
     "SELECT pg_catalog.set_config('search_path', '', false), h.protocol_version, h.hasher, h.family, "
     "h.encoding, h.key_size, h.value_size, h.max_ops FROM qmdb.hello($1) h";
 static const char *SERVE_SQL = "SELECT qmdb.serve($1, $2)";
+static const char *CHECKPOINT_SQL = "SELECT qmdb.checkpoint($1)";
 constexpr int PROTOCOL_VERSION = 1;
 
 std::string
@@ -345,6 +348,15 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 			InFlight done = std::move(head);
 			inflight_.pop_front();
 			double ms = (now - done.sent_at) * 1000.0;
+			if (done.checkpoint) { // no score: the worker judges the note
+				PeerEvent ev{PeerEvent::Checkpoint, 0, std::move(done.response),
+				             done.failed ? (done.error.empty() ? "no result" : done.error) : ""};
+				ev.peer = index;
+				out.push_back(std::move(ev));
+				if (inflight_.empty())
+					return;
+				continue;
+			}
 			if (done.failed || !done.got_result) {
 				note_error(done.error.empty() ? "no result" : done.error, now);
 				// An error scores like a timeout (upstream): a peer that cannot
@@ -371,11 +383,15 @@ Peer::read_results(double now, std::vector<PeerEvent> &out) {
 			fail_connection(std::string("unexpected answer to qmdb.serve: ") + PQresStatus(st), now, out);
 			return;
 		}
-		std::string shape = check_result_shape(res, {{"serve", BYTEAOID, true, INT32_MAX}});
+		std::string shape =
+		    head.checkpoint
+		        ? check_result_shape(res, {{"checkpoint", TEXTOID, false,
+		                                    static_cast<int>(MAX_NOTE_BYTES + MAX_NOTE_SIGNATURES * 400), -1, true}})
+		        : check_result_shape(res, {{"serve", BYTEAOID, true, INT32_MAX}});
 		if (head.got_result || head.failed) {
 			if (!head.failed) { // else the first error (say, libpq out of memory) says more
 				head.failed = true;
-				head.error = "qmdb.serve answered more than one result";
+				head.error = "more than one result";
 			}
 		} else if (shape.empty()) {
 			const uint8_t *p = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 0));
@@ -401,6 +417,26 @@ Peer::send(uint64_t id, const Request &request, double now, std::vector<PeerEven
 		return;
 	}
 	flush_pending_ = PQflush(conn_) == 1;
+}
+
+void
+Peer::ask_checkpoint(double now, std::vector<PeerEvent> &out) {
+	const char *values[] = {req_.db.c_str()};
+	InFlight f{0, now, false, false, {}, {}, true};
+	inflight_.push_back(f);
+	if (!PQsendQueryParams(conn_, CHECKPOINT_SQL, 1, nullptr, values, nullptr, nullptr, 0) || !PQpipelineSync(conn_)) {
+		fail_connection(connection_error(conn_), now, out);
+		return;
+	}
+	flush_pending_ = PQflush(conn_) == 1;
+}
+
+bool
+Peer::asking_checkpoint() const {
+	for (const InFlight &f : inflight_)
+		if (f.checkpoint)
+			return true;
+	return false;
 }
 
 void

@@ -35,11 +35,14 @@ struct PeerRequirements {
 };
 
 struct PeerEvent {
-	enum Kind { Answer, Failure } kind;
+	// Checkpoint: the peer's newest signed checkpoint (`response` holds the
+	// note's text, empty when it has none; `error` set when the ask failed).
+	enum Kind { Answer, Failure, Checkpoint } kind;
 	uint64_t id;
 	Bytes response;         // Answer
 	std::string error;      // Failure: the request should be retried elsewhere
 	bool verifying = false; // Answer: handed to the worker's VerifyAhead (`response` moved there)
+	int peer = 0;           // Checkpoint: the index of the peer that served it
 };
 
 class Peer {
@@ -63,6 +66,10 @@ public:
 	void send(uint64_t id, const Request &request, double now, std::vector<PeerEvent> &out);
 	// Forget a request the engine no longer wants (its answer will be ignored).
 	void cancel(uint64_t id);
+	// Ask for the peer's newest signed checkpoint (qmdb.checkpoint), in the
+	// same pipeline; at most one such question is out at a time.
+	void ask_checkpoint(double now, std::vector<PeerEvent> &out);
+	bool asking_checkpoint() const;
 	// The peer does not fit (handshake) or broke the password rule: drop the
 	// connection, say why, and try again after a backoff.
 	void refuse(const std::string &reason, double now, std::vector<PeerEvent> &out);
@@ -82,8 +89,10 @@ public:
 	int index;
 	std::string masked_conninfo;
 	uint64_t ops = 0, bytes = 0, rejects = 0;
-	uint64_t errors = 0;  // failed connections and requests
-	uint64_t notices = 0; // notices the peer sent (dropped)
+	uint64_t errors = 0;             // failed connections and requests
+	uint64_t checkpoint_rejects = 0; // checkpoints served that did not verify (or went back)
+	uint64_t checkpoint_size = 0;    // the size of the newest verified checkpoint it served
+	uint64_t notices = 0;            // notices the peer sent (dropped)
 	std::string last_error, ban_reason;
 	double last_error_at = 0, banned_at = 0;
 	bool used_password = false;
@@ -96,6 +105,7 @@ private:
 		bool failed = false;
 		Bytes response;
 		std::string error;
+		bool checkpoint = false; // a qmdb.checkpoint question, not a request of the engine's
 	};
 	static constexpr double INITIAL_BACKOFF = 0.2, MAX_BACKOFF = 30;
 	void note_error(const std::string &why, double now);

@@ -18,6 +18,7 @@
 #include "peer.h"
 #include "table_journal.h"
 
+#include "core/checkpoint.h"
 #include "core/memory_db.h"
 #include "core/peer_text.h"
 #include "core/mmr.h"
@@ -161,6 +162,9 @@ private:
 	bool finalize(Spi &spi);
 	void fail(const std::string &message);
 	void publish(Spi &spi);
+	void ask_checkpoints(double now, std::vector<PeerEvent> &events);
+	void take_checkpoint(Spi &spi, const PeerEvent &e);
+	[[noreturn]] void conflict(Spi &spi, const std::string &first, const std::string &second, const std::string &why);
 	void complete_replica(Spi &spi);
 	void notify_caught_up(Spi &spi);
 	Peer *best_peer();
@@ -185,7 +189,16 @@ private:
 	std::string role_;
 	uint64_t published_ = 0;
 	bool published_now_ = false; // published in this turn (published_at)
-	double started_at_ = 0;      // this worker's start, for the completion message
+	// Signed checkpoints (option trust): the newest adopted one, the newest
+	// whose target was reached and checked, and why the newest seen was not
+	// adopted.
+	std::optional<Checkpoint> adopted_;
+	std::string adopted_note_, verified_note_;
+	uint64_t adopted_signers_ = 0;
+	std::string checkpoint_ignored_;
+	bool checkpoint_news_ = false;
+	double checkpoint_asked_at_ = 0;
+	double started_at_ = 0; // this worker's start, for the completion message
 	uint64_t last_size_ = 0;
 	double last_rate_at_ = 0, ops_per_sec_ = 0;
 	uint64_t bytes_ = 0;
@@ -257,6 +270,18 @@ SyncWorker::setup(Spi &spi) {
 	req.password_required = !job_.creator_is_superuser;
 	for (size_t i = 0; i < job_.peers.size(); i++)
 		peers_.push_back(std::make_unique<Peer>(static_cast<int>(i + 1), job_.peers[i], req));
+	if (job_.options.trust) {
+		// The newest adopted checkpoint survives restarts: replays stay
+		// ignored and a conflicting one is still caught.
+		spi.exec("SELECT checkpoint_note, checkpoint_verified_note FROM qmdb.sync_jobs WHERE db_id = $1",
+		         {int4_param(db_id_)});
+		if (!spi.is_null(0, 0)) {
+			adopted_note_ = spi.str(0, 0);
+			adopted_ = parse_checkpoint_text(parse_note(adopted_note_).text);
+		}
+		if (!spi.is_null(0, 1))
+			verified_note_ = spi.str(0, 1);
+	}
 	last_size_ = journal_->size();
 	last_rate_at_ = started_at_ = now_seconds();
 	return true;
@@ -397,30 +422,46 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	     text_param(peer_error), int4_param(job_.options.follow && role_ == "replica" ? 1 : 0),
 	     int4_param(published_now_ ? 1 : 0)});
 	published_now_ = false;
+	if (checkpoint_news_) {
+		spi.exec(
+		    "UPDATE qmdb.sync_jobs SET checkpoint_note = nullif($2, ''), checkpoint_verified_note = nullif($3, ''), "
+		    "checkpoint_size = $4, checkpoint_signers = $5::int4, checkpoint_at = CASE WHEN checkpoint_size IS "
+		    "DISTINCT FROM $4 THEN now() ELSE checkpoint_at END, checkpoint_ignored = nullif($6, '') "
+		    "WHERE db_id = $1",
+		    {int4_param(db_id_), text_param(adopted_note_), text_param(verified_note_),
+		     int8_param(adopted_ ? static_cast<int64>(adopted_->target.end) : 0),
+		     int8_param(static_cast<int64>(adopted_signers_)), text_param(checkpoint_ignored_)});
+		checkpoint_news_ = false;
+	}
 	save_peer_stats(spi);
 }
 
 void
 SyncWorker::save_peer_stats(Spi &spi) {
 	for (auto &p : peers_)
-		spi.exec("INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
-		         "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at, errors, notices) "
-		         "VALUES ($1, $2::int4, $3, $4, $5::int4, $6, $7, $8::float8, $9, nullif($10, ''), "
-		         "CASE WHEN $10 <> '' THEN coalesce((SELECT banned_at FROM qmdb.sync_peer_stats "
-		         "WHERE db_id = $1 AND peer = $2::int4), now()) END, nullif($11, ''), "
-		         "CASE WHEN $11 <> '' THEN now() END, $12, $13) "
-		         "ON CONFLICT (db_id, peer) DO UPDATE SET state = EXCLUDED.state, in_flight = EXCLUDED.in_flight, "
-		         "ops = EXCLUDED.ops, bytes = EXCLUDED.bytes, latency_ms = EXCLUDED.latency_ms, "
-		         "rejects = EXCLUDED.rejects, ban_reason = EXCLUDED.ban_reason, banned_at = EXCLUDED.banned_at, "
-		         "errors = EXCLUDED.errors, notices = EXCLUDED.notices, "
-		         "last_error = coalesce(EXCLUDED.last_error, s.last_error), "
-		         "last_error_at = CASE WHEN EXCLUDED.last_error IS DISTINCT FROM s.last_error "
-		         "THEN EXCLUDED.last_error_at ELSE s.last_error_at END",
-		         {int4_param(db_id_), int8_param(p->index), text_param(p->masked_conninfo), text_param(p->state_name()),
-		          int8_param(static_cast<int64>(p->in_flight())), int8_param(static_cast<int64>(p->ops)),
-		          int8_param(static_cast<int64>(p->bytes)), text_param(std::to_string(p->latency_ms())),
-		          int8_param(static_cast<int64>(p->rejects)), text_param(p->ban_reason), text_param(p->last_error),
-		          int8_param(static_cast<int64>(p->errors)), int8_param(static_cast<int64>(p->notices))});
+		spi.exec(
+		    "INSERT INTO qmdb.sync_peer_stats AS s (db_id, peer, conninfo_masked, state, in_flight, ops, bytes, "
+		    "latency_ms, rejects, ban_reason, banned_at, last_error, last_error_at, errors, notices, checkpoint_size, "
+		    "checkpoint_rejects) "
+		    "VALUES ($1, $2::int4, $3, $4, $5::int4, $6, $7, $8::float8, $9, nullif($10, ''), "
+		    "CASE WHEN $10 <> '' THEN coalesce((SELECT banned_at FROM qmdb.sync_peer_stats "
+		    "WHERE db_id = $1 AND peer = $2::int4), now()) END, nullif($11, ''), "
+		    "CASE WHEN $11 <> '' THEN now() END, $12, $13, nullif($14, 0), $15) "
+		    "ON CONFLICT (db_id, peer) DO UPDATE SET state = EXCLUDED.state, in_flight = EXCLUDED.in_flight, "
+		    "ops = EXCLUDED.ops, bytes = EXCLUDED.bytes, latency_ms = EXCLUDED.latency_ms, "
+		    "rejects = EXCLUDED.rejects, ban_reason = EXCLUDED.ban_reason, banned_at = EXCLUDED.banned_at, "
+		    "errors = EXCLUDED.errors, notices = EXCLUDED.notices, checkpoint_size = EXCLUDED.checkpoint_size, "
+		    "checkpoint_rejects = EXCLUDED.checkpoint_rejects, "
+		    "last_error = coalesce(EXCLUDED.last_error, s.last_error), "
+		    "last_error_at = CASE WHEN EXCLUDED.last_error IS DISTINCT FROM s.last_error "
+		    "THEN EXCLUDED.last_error_at ELSE s.last_error_at END",
+		    {int4_param(db_id_), int8_param(p->index), text_param(p->masked_conninfo), text_param(p->state_name()),
+		     int8_param(static_cast<int64>(p->in_flight())), int8_param(static_cast<int64>(p->ops)),
+		     int8_param(static_cast<int64>(p->bytes)), text_param(std::to_string(p->latency_ms())),
+		     int8_param(static_cast<int64>(p->rejects)), text_param(p->ban_reason), text_param(p->last_error),
+		     int8_param(static_cast<int64>(p->errors)), int8_param(static_cast<int64>(p->notices)),
+		     int8_param(static_cast<int64>(p->checkpoint_size)),
+		     int8_param(static_cast<int64>(p->checkpoint_rejects))});
 }
 
 // The server log hears of each ban, and of each new reason a peer is
@@ -499,6 +540,9 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	std::sort(updates.begin(), updates.end(), [](auto &a, auto &b) { return a.first < b.first; });
 	for (auto &u : updates)
 		engine_->update_target(u.second);
+	for (const PeerEvent &e : events)
+		if (e.kind == PeerEvent::Checkpoint)
+			take_checkpoint(spi, e);
 
 	// Answers from peers: decoded and their proofs checked on the helper
 	// thread (most of them while earlier ones were stored), then handed to
@@ -566,8 +610,13 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		inflight_.erase(id);
 	}
 	std::vector<Target> reached = engine_->take_reached();
-	for (const Target &t : reached)
+	for (const Target &t : reached) {
 		notify(spi, job_.db_name, "reached_target", "range_end", std::to_string(t.end), true);
+		if (adopted_ && adopted_->target == t) {
+			verified_note_ = adopted_note_;
+			checkpoint_news_ = true;
+		}
+	}
 
 	nodes_->flush();
 	if (role_ == "replica") {
@@ -622,6 +671,105 @@ SyncWorker::publish(Spi &spi) {
 	db.advance_replica(end);
 	published_ = end;
 	published_now_ = true;
+}
+
+// Every trust.interval seconds, each ready peer is asked for its newest
+// signed checkpoint (one question at a time per peer).
+void
+SyncWorker::ask_checkpoints(double now, std::vector<PeerEvent> &events) {
+	if (!job_.options.trust || paused_ || now - checkpoint_asked_at_ < job_.options.trust->interval)
+		return;
+	checkpoint_asked_at_ = now;
+	for (auto &p : peers_)
+		if (p->state() == Peer::State::Ready && !p->asking_checkpoint())
+			p->ask_checkpoint(now, events);
+}
+
+// A checkpoint a peer served: adopted as the next target when at least the
+// policy's threshold of trusted keys signed it, for our origin, and it
+// advances the target; a second root at the adopted size is a split view.
+// Anything else is ignored, and the peer that served it scored down.
+void
+SyncWorker::take_checkpoint(Spi &spi, const PeerEvent &e) {
+	const TrustPolicy &trust = *job_.options.trust;
+	Peer *peer = nullptr;
+	for (auto &p : peers_)
+		if (p->index == e.peer)
+			peer = p.get();
+	if (!peer)
+		return;
+	if (!e.error.empty()) {
+		peer->last_error = "qmdb.checkpoint: " + e.error;
+		return;
+	}
+	if (e.response.empty())
+		return; // the peer has none yet
+	std::string text(e.response.begin(), e.response.end());
+	std::string why;
+	try {
+		Note note = parse_note(text);
+		std::vector<NoteVerifier> signers = verified_signers(note, trust.keys);
+		Checkpoint c = parse_checkpoint_text(note.text);
+		Target newest = adopted_ ? adopted_->target : engine_->target();
+		// A lower range_start than ours (a source whose floor went back, or
+		// a copy) is held to ours: the root does not depend on it.
+		c.target.start = std::max(c.target.start, std::min(newest.start, c.target.end - 1));
+		if (signers.size() < trust.threshold) {
+			why = "signed by " + std::to_string(signers.size()) + " of the trusted keys; " +
+			      std::to_string(trust.threshold) + " required";
+		} else if (c.origin != trust.origin) {
+			why = "its origin is " + printable_peer_text(c.origin) + ", not " + trust.origin;
+		} else if (adopted_ && order_checkpoints(*adopted_, c) == CheckpointOrder::SplitView) {
+			conflict(spi, adopted_note_, text,
+			         "two checkpoints of size " + std::to_string(c.target.end) + " with different roots");
+		} else if (adopted_ && order_checkpoints(*adopted_, c) == CheckpointOrder::Same) {
+			return; // what we have
+		} else if (!advances(c.target, newest)) {
+			why = "it does not advance the target [" + std::to_string(newest.start) + ", " +
+			      std::to_string(newest.end) + ")";
+		} else {
+			engine_->update_target(c.target);
+			adopted_ = c;
+			adopted_note_ = text;
+			adopted_signers_ = signers.size();
+			checkpoint_ignored_.clear();
+			checkpoint_news_ = true;
+			peer->checkpoint_size = c.target.end;
+			spi.exec("UPDATE qmdb.sync_jobs SET newest_end = greatest(newest_end, $2), target_at = now() "
+			         "WHERE db_id = $1",
+			         {int4_param(db_id_), int8_param(static_cast<int64>(c.target.end))});
+			return;
+		}
+	} catch (const PgError &) {
+		throw;
+	} catch (const Error &err) {
+		why = err.what();
+	}
+	peer->checkpoint_rejects++;
+	peer->last_error = printable_peer_text("checkpoint ignored: " + why);
+	peer->last_error_at = now_seconds();
+	checkpoint_ignored_ = printable_peer_text("peer " + std::to_string(peer->index) + ": " + why, 1000);
+	checkpoint_news_ = true;
+}
+
+// Two checkpoints that trusted keys signed cannot both be true: keep both
+// as evidence, and stop (the replica keeps its verified state).
+void
+SyncWorker::conflict(Spi &spi, const std::string &first, const std::string &second, const std::string &why) {
+	auto names = [&](const std::string &note) {
+		std::string out;
+		try {
+			for (const NoteVerifier &v : verified_signers(parse_note(note), job_.options.trust->keys))
+				out += (out.empty() ? "" : ", ") + v.name;
+		} catch (const Error &) {
+		}
+		return out;
+	};
+	std::string message = "conflicting signed checkpoints: " + why + " (signed by " + names(first) + "; and by " +
+	                      names(second) + "); both are kept in qmdb.checkpoint_conflicts";
+	spi.exec("INSERT INTO qmdb.checkpoint_conflicts (db_name, first_note, second_note, detail) VALUES ($1, $2, $3, $4)",
+	         {text_param(job_.db_name), text_param(first), text_param(second), text_param(message)});
+	throw sync::EngineError(sync::EngineErrorKind::Diverged, message);
 }
 
 void
@@ -800,13 +948,29 @@ SyncWorker::run() {
 			p->poll(now, job_.options.request_timeout, events);
 		}
 		dispatch(now, events);
+		ask_checkpoints(now, events);
 		verify_answers(events);
 		WorkerTransaction tx;
 		try {
 			turn(tx.spi(), events);
 		} catch (const sync::EngineError &e) {
+			// An adopted checkpoint whose history is not the one the replica
+			// verified (the engine found other peaks, or another root): the
+			// signers vouched for two histories. Kept as evidence.
+			std::string message = e.what();
+			if (adopted_ && !verified_note_.empty() && adopted_note_ != verified_note_ &&
+			    (e.kind() == sync::EngineErrorKind::Diverged || e.kind() == sync::EngineErrorKind::RootMismatch) &&
+			    message.rfind("diverged: conflicting", 0) != 0) {
+				try {
+					conflict(tx.spi(), verified_note_, adopted_note_,
+					         "the checkpoint of size " + std::to_string(adopted_->target.end) +
+					             " does not extend the verified one");
+				} catch (const sync::EngineError &c) {
+					message = c.what();
+				}
+			}
 			tx.commit();
-			fail(e.what());
+			fail(message);
 			job_over_ = true;
 			return;
 		}
