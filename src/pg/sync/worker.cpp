@@ -277,7 +277,9 @@ SyncWorker::setup(Spi &spi) {
 		         {int4_param(db_id_)});
 		if (!spi.is_null(0, 0)) {
 			adopted_note_ = spi.str(0, 0);
-			adopted_ = parse_checkpoint_text(parse_note(adopted_note_).text);
+			Note note = parse_note(adopted_note_);
+			adopted_ = parse_checkpoint_text(note.text);
+			adopted_signers_ = verified_signers(note, job_.options.trust->keys).size();
 		}
 		if (!spi.is_null(0, 1))
 			verified_note_ = spi.str(0, 1);
