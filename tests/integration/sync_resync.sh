@@ -24,9 +24,13 @@ q "$A" -c "SELECT qmdb.prune('d', $start)" >/dev/null
 [ "$start" -gt "$(q "$B" -c "SELECT size FROM qmdb.databases WHERE name = 'd'")" ] || { echo "the floor did not pass the replica"; exit 1; }
 
 reads=$(make_workdir reads)/reads
-notice=$(q "$B" -c "SELECT qmdb.sync_start('d', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{\"fetch_batch_size\": 50, \"max_outstanding_requests\": 1}')" 2>&1)
+# Started paused (one transaction), so that the old state is surely read once.
+notice=$(q "$B" -c "BEGIN" -c "SELECT qmdb.sync_start('d', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{\"fetch_batch_size\": 50, \"max_outstanding_requests\": 1}')" \
+	-c "SELECT qmdb.sync_pause('d')" -c "COMMIT" 2>&1)
 case "$notice" in *"syncing it afresh"*) ;; *) echo "no resync notice: $notice"; exit 1 ;; esac
 # The reader: the replica's root, until the job ends.
+q "$B" -c "SELECT encode(qmdb.root('d'), 'hex') || ' ' || (SELECT count(*) FROM qmdb.entries('d'))" >>"$reads"
+q "$B" -c "SELECT qmdb.sync_resume('d')" >/dev/null
 while [ "$(q "$B" -c "SELECT state FROM qmdb.sync_status")" = running ]; do
 	q "$B" -c "SELECT encode(qmdb.root('d'), 'hex') || ' ' || (SELECT count(*) FROM qmdb.entries('d'))" >>"$reads"
 done
@@ -43,13 +47,16 @@ expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDE
 	"entries after the resync"
 
 # A lying peer during a catch-up: a copy of the source whose serve flips a byte.
-as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres bad
+lying_copy() { # lying_copy DB: a copy of A's databases whose qmdb.serve flips each answer's last byte
+	as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres "$1"
+	as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
+		as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d "$1"
+	cluster_psql "$A" -d "$1" -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
+		-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
+		    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+}
 fill_keys "$A" d 2000
-as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
-	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d bad
-cluster_psql "$A" -d bad -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
-	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
-	    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+lying_copy bad
 read -r root2 start2 end2 < <(target "$A" d)
 sync_start "$B" d "$root2" "$(q "$B" -c "SELECT least($start2, size) FROM qmdb.databases WHERE name = 'd'")" "$end2" \
 	"\"fetch_batch_size\": 20, \"max_outstanding_requests\": 4" "$(peer "$A" bad)" "$(peer "$A")"
@@ -61,12 +68,7 @@ all_ok "$B" d
 
 # Only a liar: the catch-up fails, and the replica keeps its state.
 fill_keys "$A" d 1000
-as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres liar
-as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
-	as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d liar
-cluster_psql "$A" -d liar -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
-	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
-	    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+lying_copy liar
 read -r root3 start3 end3 < <(target "$A" d)
 before=$(q "$B" -c "SELECT encode(root, 'hex') || ' ' || size FROM qmdb.databases WHERE name = 'd'")
 sync_start "$B" d "$root3" "$(q "$B" -c "SELECT least($start3, size) FROM qmdb.databases WHERE name = 'd'")" "$end3" \
