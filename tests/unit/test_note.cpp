@@ -129,3 +129,37 @@ TEST(Checkpoint, OrderFindsSplitViews) {
 	EXPECT_EQ(order_checkpoints(a, b), CheckpointOrder::Newer);
 	EXPECT_EQ(order_checkpoints(b, a), CheckpointOrder::Older);
 }
+
+// The bad notes a follower must refuse, each with a clear reason.
+TEST(Checkpoint, BadNotesAreRefused) {
+	NoteSigner s = go_signer();
+	Checkpoint c;
+	c.origin = "example.org/qmdb/d";
+	c.target = {Digest{7}, 2, 9};
+	Note good;
+	good.text = checkpoint_text(c);
+	std::string note = format_note(sign_note(good, {s}));
+	// An extra blank line inside the text: a note, but not a checkpoint.
+	std::string blank = note;
+	blank.insert(blank.find("\nrange_start"), "\n");
+	EXPECT_THROW(parse_checkpoint_text(parse_note(blank).text), DecodeError);
+	// A hyphen for the em dash.
+	std::string dash = note;
+	dash.replace(dash.find("\xE2\x80\x94"), 3, "-");
+	EXPECT_THROW(parse_note(dash), DecodeError);
+	// An over-long origin line, and a note over the size cap.
+	Checkpoint longer = c;
+	longer.origin = std::string(300, 'o');
+	EXPECT_THROW(checkpoint_text(longer), Error);
+	EXPECT_THROW(parse_checkpoint_text(longer.origin + "\n9\n" + base64_encode(Digest{7}) + "\nrange_start 2\n"),
+	             DecodeError);
+	EXPECT_THROW(parse_note(std::string(MAX_NOTE_BYTES + MAX_NOTE_SIGNATURES * 400 + 1, 'x')), DecodeError);
+	// A non-canonical size, and the signature no longer matching a changed text.
+	std::string size = note;
+	size.replace(size.find("\n9\n"), 3, "\n09\n");
+	EXPECT_THROW(parse_checkpoint_text(parse_note(size).text), DecodeError);
+	EXPECT_THROW(verified_signers(parse_note(size), {note_verifier(s)}), Error);
+	// The good one, for contrast.
+	EXPECT_EQ(verified_signers(parse_note(note), {note_verifier(s)}).size(), 1u);
+	EXPECT_EQ(parse_checkpoint_text(parse_note(note).text).target, c.target);
+}
