@@ -55,17 +55,25 @@ checked_key_name(FunctionCallInfo fcinfo, int n) {
 	return name;
 }
 
-// Store a new key; its verifier key is the result.
+// Store a new key of `db`; its verifier key is the result. The seed is
+// wiped from this copy once stored.
 std::string
-store_key(Spi &spi, const std::string &db, const std::string &name, const NoteSigner &signer) {
-	TableDatabase d(spi, db, false);
+keep_key(const std::string &db, NoteSigner signer) {
 	NoteVerifier v = note_verifier(signer);
-	if (spi.exec("SELECT 1 FROM qmdb.signing_keys WHERE db_id = $1 AND name = $2",
-	             {int4_param(d.info().id), text_param(name)}) != 0)
-		throw Error(ErrorCode::AlreadyExists, "database \"" + db + "\" has a signing key named \"" + name + "\"");
-	spi.exec("INSERT INTO qmdb.signing_keys (db_id, name, private_key, public_key, owner) VALUES ($1, $2, $3, $4, $5)",
-	         {int4_param(d.info().id), text_param(name), bytea_param(Bytes(signer.seed.begin(), signer.seed.end())),
-	          bytea_param(Bytes(v.key.begin(), v.key.end())), text_param(caller_name())});
+	{
+		Spi spi;
+		TableDatabase d(spi, db, false);
+		if (spi.exec("SELECT 1 FROM qmdb.signing_keys WHERE db_id = $1 AND name = $2",
+		             {int4_param(d.info().id), text_param(signer.name)}) != 0)
+			throw Error(ErrorCode::AlreadyExists,
+			            "database \"" + db + "\" has a signing key named \"" + signer.name + "\"");
+		spi.exec(
+		    "INSERT INTO qmdb.signing_keys (db_id, name, private_key, public_key, owner) VALUES ($1, $2, $3, $4, $5)",
+		    {int4_param(d.info().id), text_param(signer.name),
+		     bytea_param(Bytes(signer.seed.begin(), signer.seed.end())), bytea_param(Bytes(v.key.begin(), v.key.end())),
+		     text_param(caller_name())});
+	}
+	std::fill(signer.seed.begin(), signer.seed.end(), 0);
 	return verifier_key_text(v);
 }
 
@@ -128,14 +136,7 @@ keep_newest(Spi &spi, int32 db_id, const Checkpoint &c, const std::string &note)
 QMDB_FUNCTION(qmdb_create_signing_key) {
 	std::string db = text_arg(fcinfo, 0, "db");
 	std::string name = checked_key_name(fcinfo, 1);
-	NoteSigner s{name, ed25519_generate()};
-	std::string verifier;
-	{
-		Spi spi;
-		verifier = store_key(spi, db, name, s);
-	}
-	std::fill(s.seed.begin(), s.seed.end(), 0);
-	return text_result(verifier);
+	return text_result(keep_key(db, NoteSigner{name, ed25519_generate()}));
 }
 
 // qmdb.import_signing_key(db, name, private_key) -> verifier key: a key
@@ -150,13 +151,7 @@ QMDB_FUNCTION(qmdb_import_signing_key) {
 	s.name = name;
 	std::copy(seed->begin(), seed->end(), s.seed.begin());
 	std::fill(seed->begin(), seed->end(), 0);
-	std::string verifier;
-	{
-		Spi spi;
-		verifier = store_key(spi, db, name, s);
-	}
-	std::fill(s.seed.begin(), s.seed.end(), 0);
-	return text_result(verifier);
+	return text_result(keep_key(db, s));
 }
 
 // qmdb.verifier_key(db, name) -> name+hex(key ID)+base64(0x01 || public key)

@@ -373,28 +373,22 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	// sees the rebuild, or comes first and the worker sees this update.
 	spi.exec("SELECT 1 FROM qmdb.sync_jobs WHERE db_id = $1 FOR UPDATE", {int4_param(id)});
 	// Compare with the newest target, queued or adopted: only advancing ones count.
-	spi.exec("SELECT state, range_start, range_end, phase FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
-	         "(SELECT NULL, range_start, range_end, NULL FROM qmdb.sync_updates WHERE db_id = $1 "
+	spi.exec("SELECT state, range_start, range_end, phase, coalesce((options->>'follow')::bool, false)::int4 "
+	         "FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
+	         "(SELECT NULL, range_start, range_end, NULL, NULL FROM qmdb.sync_updates WHERE db_id = $1 "
 	         "ORDER BY seq DESC LIMIT 1)",
 	         {int4_param(id)});
 	std::string state = spi.str(0, 0);
 	if (state != "running" && state != "following" && state != "paused")
 		throw Error(ErrorCode::InvalidArgument, "the sync of \"" + db + "\" is " + state + "; its target cannot move");
-	uint64 rows = spi.rows();
-	spi.exec("SELECT coalesce((options->>'follow')::bool, false)::int4 FROM qmdb.sync_jobs WHERE db_id = $1",
-	         {int4_param(id)});
-	bool follow = spi.i32(0, 0) != 0;
-	spi.exec("SELECT state, range_start, range_end, phase FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
-	         "(SELECT NULL, range_start, range_end, NULL FROM qmdb.sync_updates WHERE db_id = $1 "
-	         "ORDER BY seq DESC LIMIT 1)",
-	         {int4_param(id)});
+	bool follow = spi.i32(0, 4) != 0;
 	// Past this point the worker only builds the state of the target it has
 	// (a job that follows takes the update after the rebuild).
 	if (!follow && spi.str(0, 3) == "rebuilding state")
 		throw Error(ErrorCode::InvalidArgument, "the sync of \"" + db +
 		                                            "\" has every operation of its target and is rebuilding its "
 		                                            "state; its target cannot move");
-	uint64 last = rows - 1;
+	uint64 last = spi.rows() - 1;
 	Target from{{}, static_cast<uint64_t>(spi.i64(last, 1)), static_cast<uint64_t>(spi.i64(last, 2))};
 	if (!advances({root, start, end}, from))
 		throw Error(ErrorCode::InvalidArgument, "the new target [" + std::to_string(start) + ", " +
