@@ -372,11 +372,12 @@ QMDB_FUNCTION(qmdb_sync_update_target) {
 	// The job row first: a worker about to rebuild holds it, so this either
 	// sees the rebuild, or comes first and the worker sees this update.
 	spi.exec("SELECT 1 FROM qmdb.sync_jobs WHERE db_id = $1 FOR UPDATE", {int4_param(id)});
-	// Compare with the newest target, queued or adopted: only advancing ones count.
+	// Compare with the newest target, adopted or queued (a queued row stays
+	// until the worker's target reaches it): only advancing ones count.
 	spi.exec("SELECT state, range_start, range_end, phase, coalesce((options->>'follow')::bool, false)::int4 "
 	         "FROM qmdb.sync_jobs WHERE db_id = $1 UNION ALL "
 	         "(SELECT NULL, range_start, range_end, NULL, NULL FROM qmdb.sync_updates WHERE db_id = $1 "
-	         "ORDER BY seq DESC LIMIT 1)",
+	         "ORDER BY seq DESC LIMIT 1) ORDER BY state NULLS LAST",
 	         {int4_param(id)});
 	std::string state = spi.str(0, 0);
 	if (state != "running" && state != "following" && state != "paused")

@@ -189,6 +189,11 @@ private:
 	std::string role_;
 	uint64_t published_ = 0;
 	bool published_now_ = false; // published in this turn (published_at)
+	// Queued target updates given to the engine (seq, target), oldest
+	// first, whose rows stay until the engine's target reaches them.
+	int64 fed_seq_ = 0;
+	std::deque<std::pair<int64, Target>> fed_;
+	void forget_reached_updates(Spi &spi, const Target &target);
 	// Signed checkpoints (option trust): the newest adopted one, the newest
 	// whose target was reached and checked, and why the newest seen was not
 	// adopted.
@@ -374,6 +379,21 @@ SyncWorker::report_activity(const char *phase) {
 	});
 }
 
+// Deletes the rows of the updates the engine's target has reached or
+// passed (adopted, or superseded by a newer one it adopted), in the
+// transaction that records that target.
+void
+SyncWorker::forget_reached_updates(Spi &spi, const Target &target) {
+	int64 upto = 0;
+	while (!fed_.empty() && !advances(fed_.front().second, target)) {
+		upto = fed_.front().first;
+		fed_.pop_front();
+	}
+	if (upto > 0)
+		spi.exec("DELETE FROM qmdb.sync_updates WHERE db_id = $1 AND seq <= $2",
+		         {int4_param(db_id_), int8_param(upto)});
+}
+
 void
 SyncWorker::save_progress(Spi &spi, const char *phase) {
 	report_activity(phase);
@@ -424,6 +444,7 @@ SyncWorker::save_progress(Spi &spi, const char *phase) {
 	     text_param(peer_error), int4_param(job_.options.follow && role_ == "replica" ? 1 : 0),
 	     int4_param(published_now_ ? 1 : 0)});
 	published_now_ = false;
+	forget_reached_updates(spi, pr.target);
 	if (checkpoint_news_) {
 		spi.exec(
 		    "UPDATE qmdb.sync_jobs SET checkpoint_note = nullif($2, ''), checkpoint_verified_note = nullif($3, ''), "
@@ -526,9 +547,12 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 	}
 	if (spi.i32(0, 1))
 		engine_->finish();
-	uint64 n = spi.exec("DELETE FROM qmdb.sync_updates WHERE db_id = $1 RETURNING seq, root, range_start, range_end",
-	                    {int4_param(db_id_)});
-	std::vector<std::pair<int64, Target>> updates;
+	// Each queued update goes to the engine once; its row stays until the
+	// engine's target reaches or passes it (save_progress), so one the
+	// engine defers survives a crash and still bounds sync_update_target.
+	uint64 n = spi.exec("SELECT seq, root, range_start, range_end FROM qmdb.sync_updates WHERE db_id = $1 AND seq > $2 "
+	                    "ORDER BY seq",
+	                    {int4_param(db_id_), int8_param(fed_seq_)});
 	for (uint64 i = 0; i < n; i++) {
 		Target t;
 		Bytes root = spi.bytes(i, 1);
@@ -537,11 +561,10 @@ SyncWorker::turn(Spi &spi, std::vector<PeerEvent> &events) {
 		std::memcpy(t.root.data(), root.data(), 32);
 		t.start = static_cast<uint64_t>(spi.i64(i, 2));
 		t.end = static_cast<uint64_t>(spi.i64(i, 3));
-		updates.emplace_back(spi.i64(i, 0), t);
+		fed_seq_ = spi.i64(i, 0);
+		fed_.emplace_back(fed_seq_, t);
+		engine_->update_target(t);
 	}
-	std::sort(updates.begin(), updates.end(), [](auto &a, auto &b) { return a.first < b.first; });
-	for (auto &u : updates)
-		engine_->update_target(u.second);
 	for (const PeerEvent &e : events)
 		if (e.kind == PeerEvent::Checkpoint)
 			take_checkpoint(spi, e);
