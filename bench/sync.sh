@@ -12,6 +12,10 @@ set -euo pipefail
 source "$(dirname "$0")/../tests/integration/sync_lib.sh"
 
 SYNC_OPS=${SYNC_OPS:-1000000}
+# SYNC_LOGICAL=0 leaves out the logical replication baseline (bench/scale.sh);
+# SYNC_VERIFY=1 also times qmdb.verify on the replica, with its peak memory.
+SYNC_LOGICAL=${SYNC_LOGICAL:-1}
+SYNC_VERIFY=${SYNC_VERIFY:-0}
 # wal_level=logical for the publisher of the logical replication baseline.
 # The replica keeps the default (replica): a subscriber needs no more, and
 # under logical a sync's state rebuild takes the slower, decodable way
@@ -24,7 +28,7 @@ start_node S source "wal_level = logical" "${BENCH_CONF[@]}"
 # rounds run all three on the first cluster.
 start_node R1 replica "${BENCH_CONF[@]}"
 start_node R2 replica2 "${BENCH_CONF[@]}"
-start_node R3 replica3 "${BENCH_CONF[@]}"
+[ "$SYNC_LOGICAL" = 0 ] || start_node R3 replica3 "${BENCH_CONF[@]}"
 R=$R1
 
 echo "    writing $SYNC_OPS operations on the source..." >&2
@@ -32,7 +36,7 @@ fill_keys "$S" d "$SYNC_OPS"
 op_rows "$S" d journal_rows
 read -r root start end < <(target "$S" d)
 ops=$((end - start))
-q "$S" -c "CREATE TABLE journal_pub AS SELECT db_id, loc, op FROM journal_rows WHERE loc >= $start" \
+[ "$SYNC_LOGICAL" = 0 ] || q "$S" -c "CREATE TABLE journal_pub AS SELECT db_id, loc, op FROM journal_rows WHERE loc >= $start" \
 	-c "ALTER TABLE journal_pub ADD PRIMARY KEY (db_id, loc)" -c "CREATE PUBLICATION bench FOR TABLE journal_pub" >/dev/null
 # Settled before each measurement: autovacuum of the last method's fresh
 # rows and the writeback of its dirty pages would otherwise land on the
@@ -66,24 +70,31 @@ find_worker() {
 clear_ours() {
 	q "$R" -c "SELECT qmdb.drop_database('d') FROM qmdb.databases WHERE name = 'd'" >/dev/null
 }
-run_ours() {
-	local t0 t1 pid="" kb waiter line
-	t0=$(now)
-	sync_start "$R" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 5000, \"max_outstanding_requests\": 8" "$(peer "$S")"
-	q "$R" -c "SELECT qmdb.sync_wait('d', '600 seconds')" >"$(node_dir "$R")/wait.out" &
-	waiter=$!
+# watch_peak WAITER FINDER VAR: while WAITER runs, the RssAnon of the
+# process FINDER prints, sampled every 0.1 s; the peak (KiB) into VAR.
+watch_peak() {
+	local waiter=$1 finder=$2 pid="" kb line peak=${!3}
 	while kill -0 "$waiter" 2>/dev/null; do
-		[ -n "$pid" ] || pid=$(find_worker)
+		[ -n "$pid" ] || pid=$($finder)
 		if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
 			while read -r line; do
 				case "$line" in RssAnon:*)
 					kb=${line//[!0-9]/}
-					[ "${kb:-0}" -gt "$peak_kb" ] && peak_kb=$kb ;;
+					[ "${kb:-0}" -gt "$peak" ] && peak=$kb ;;
 				esac
 			done <"/proc/$pid/status" 2>/dev/null || true
 		fi
 		sleep 0.1
 	done
+	printf -v "$3" '%s' "$peak"
+}
+run_ours() {
+	local t0 t1 waiter
+	t0=$(now)
+	sync_start "$R" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 5000, \"max_outstanding_requests\": 8" "$(peer "$S")"
+	q "$R" -c "SELECT qmdb.sync_wait('d', '3600 seconds')" >"$(node_dir "$R")/wait.out" &
+	waiter=$!
+	watch_peak "$waiter" find_worker peak_kb
 	wait "$waiter"
 	t1=$(now)
 	[ "$(cat "$(node_dir "$R")/wait.out")" = complete ] || { q "$R" -c "SELECT state, last_error FROM qmdb.sync_status"; exit 1; }
@@ -136,8 +147,11 @@ for round in $(seq 1 "$ROUNDS"); do
 	clear_ours && settle && run_ours && o=$result
 	[ "$round" = 1 ] && R=$R2
 	settle && run_copy && c=$result
-	[ "$round" = 1 ] && R=$R3
-	settle && run_logical && l=$result
+	l=0
+	if [ "$SYNC_LOGICAL" != 0 ]; then
+		[ "$round" = 1 ] && R=$R3
+		settle && run_logical && l=$result
+	fi
 	R=$R1
 	echo "    round $round: ours $o, COPY pipe $c, logical replication $l ops/s" >&2
 	O+=("$o") C+=("$c") L+=("$l")
@@ -151,14 +165,30 @@ for stat in first median best; do
 	median) ours=$(median "${O[@]}") copy=$(median "${C[@]}") logical=$(median "${L[@]}") ;;
 	best) ours=$(maximum "${O[@]}") copy=$(maximum "${C[@]}") logical=$(maximum "${L[@]}") ;;
 	esac
-	r_copy=$(ratio "$ours" "$copy") r_logical=$(ratio "$ours" "$logical")
+	r_copy=$(ratio "$ours" "$copy") r_logical=$(ratio "$ours" "$((logical > 0 ? logical : 1))")
 	printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe ($stat, ops/s)" "$ours" "$copy" "${r_copy}x"
-	printf '%-34s %14s %14s %8s\n' "sync vs logical rep. ($stat, ops/s)" "$ours" "$logical" "${r_logical}x"
+	[ "$SYNC_LOGICAL" = 0 ] || printf '%-34s %14s %14s %8s\n' "sync vs logical rep. ($stat, ops/s)" "$ours" "$logical" "${r_logical}x"
 	if [ -n "${BENCH_CSV:-}" ]; then
 		echo "sync vs COPY pipe ($stat ops/s),$ours,$copy,$r_copy" >>"$BENCH_CSV"
-		echo "sync vs logical replication ($stat ops/s),$ours,$logical,$r_logical" >>"$BENCH_CSV"
+		[ "$SYNC_LOGICAL" = 0 ] || echo "sync vs logical replication ($stat ops/s),$ours,$logical,$r_logical" >>"$BENCH_CSV"
 	fi
 done
 echo "  ($ops operations [$start, $end), $ROUNDS rounds; sync worker peak private memory $((peak_kb / 1024)) MiB)"
 grep -o 'qmdb sync of .*' "$(node_dir "$R")/server.log" | sed 's/^/  (/; s/$/)/' || true
 [ -z "${BENCH_CSV:-}" ] || echo "sync worker peak private memory (KiB),$peak_kb,," >>"$BENCH_CSV"
+
+# qmdb.verify of the replica's database: its time and its backend's peak
+# private memory (the backend found by its query, once).
+if [ "$SYNC_VERIFY" = 1 ]; then
+	find_verifier() { q "$R" -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT count(*) FILTER%qmdb.verify%' AND pid <> pg_backend_pid()"; }
+	verify_kb=0
+	t0=$(now)
+	q "$R" -c "SELECT count(*) FILTER (WHERE NOT ok) FROM qmdb.verify('d')" >"$(node_dir "$R")/verify.out" &
+	watch_peak $! find_verifier verify_kb
+	wait $!
+	t1=$(now)
+	expect_eq "$(cat "$(node_dir "$R")/verify.out")" 0 "checks failed by qmdb.verify"
+	verify_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	echo "  (qmdb.verify: $verify_s s, peak private memory $((verify_kb / 1024)) MiB)"
+	[ -z "${BENCH_CSV:-}" ] || echo "qmdb.verify seconds and peak KiB,$verify_s,$verify_kb," >>"$BENCH_CSV"
+fi

@@ -38,6 +38,8 @@ echo "==> sync between two clusters (verified) vs COPY pipe and logical replicat
 BENCH_CSV="$summary" bench/sync.sh
 echo "==> live replicas: catch-up cost and follow lag"
 BENCH_CSV="$summary" bench/live.sh
+echo "==> scale: the sync at 1M and ${SCALE_OPS:-8000000} operations, default maintenance_work_mem"
+BENCH_CSV="$summary" bench/scale.sh
 
 echo
 echo "==> summary (ratio: ours / baseline; above 1 is faster)"

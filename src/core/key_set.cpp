@@ -96,6 +96,21 @@ KeySet::reserve(size_t keys) {
 		rehash(n);
 }
 
+size_t
+KeySet::memory_for(size_t keys, size_t key_bytes, size_t longest, size_t payload_bytes) {
+	// Slots: the table doubles once the load passes 0.7, from FIRST_SLOTS.
+	size_t slots = FIRST_SLOTS;
+	while ((keys + 1) * 10 > slots * 7)
+		slots *= 2;
+	// Arena: a key never straddles blocks, so a block may leave up to one
+	// entry's worth unused; the blocks come whole.
+	size_t entry = 4 + longest + payload_bytes;
+	size_t arena = key_bytes + keys * (4 + payload_bytes);
+	size_t per_block = entry < BLOCK ? BLOCK - entry + 1 : 1;
+	size_t blocks = (arena + per_block - 1) / per_block + 1;
+	return slots * sizeof(uint64_t) + blocks * BLOCK;
+}
+
 void
 KeySet::rehash(size_t n) {
 	decltype(slots_) old;

@@ -52,6 +52,12 @@ public:
 	// quiet_thread; `visit` runs on the caller's thread only).
 	void visit_sorted(const std::function<void(ByteView key, const uint8_t *payload)> &visit);
 
+	// The most memory `keys` keys of `key_bytes` bytes together, none
+	// longer than `longest`, can take (payloads included, every key
+	// distinct, with or without reserve(keys)): a budget at least this
+	// never makes insert() return Full for them.
+	static size_t memory_for(size_t keys, size_t key_bytes, size_t longest, size_t payload_bytes);
+
 	size_t size() const { return count_; }
 	size_t memory() const { return slots_.size() * sizeof(uint64_t) + blocks_.size() * BLOCK; }
 

@@ -2,9 +2,10 @@
 # A pruned source A syncs to B (range start > 0: boundary with pins); B is a
 # normal replica that serves C (chain A -> B -> C); pause/resume and cancel.
 # B and C rebuild their state the key-set way (a variable-encoding
-# database too, with TOASTed values); for a database of 30k keys,
-# too many for C's maintenance_work_mem, C starts that way, runs out of
-# memory and rebuilds it by the sort instead; all must equal A's.
+# database too, with TOASTed values); a database of 30k keys, too many for
+# C's maintenance_work_mem, C rebuilds in ranges of keys that each fit;
+# one of 30k variable keys sharing a prefix, C first tries in one set,
+# then in ranges cut at its keys' quantiles; all must equal A's.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
@@ -27,7 +28,8 @@ expect_eq "$(q "$B" -c "SELECT percent FROM qmdb.sync_status")" "100.0" "percent
 expect_eq "$(q "$B" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" \
 	"$(q "$A" -c "SELECT md5(string_agg(key::text || value::text, ',' ORDER BY key)) FROM qmdb.entries('d')")" "entries"
 
-rebuilt_by() { grep -o "qmdb sync of \"$2\" complete: .*" "$(node_dir "$1")/server.log" | grep -c '(sorted' || true; }
+# How many key ranges the rebuild took (0: the keys fit one set).
+rebuilt_by() { grep -o "qmdb sync of \"$2\" complete: .*" "$(node_dir "$1")/server.log" | sed -n 's/.*(in \([0-9]*\) key ranges.*/\1/p;t;s/.*/0/p'; }
 expect_eq "$(rebuilt_by "$B" d)" 0 "B's state rebuilt by the key set"
 index_ok "$B" d
 
@@ -46,9 +48,23 @@ read -r groot gstart gend < <(target "$A" g)
 sync_start "$C" g "$groot" "$gstart" "$gend" "$FIXED32" "$(peer "$A")"
 wait_for "$C" g complete
 all_ok "$C" g
-expect_eq "$(rebuilt_by "$C" g)" 1 "C's state of 30k keys rebuilt by the sort"
+expect_eq "$(rebuilt_by "$C" g)" 3 "C's state of 30k keys rebuilt in ranges"
 expect_eq "$(entries "$C" g)" "$(entries "$A" g)" "C's entries of g"
 index_ok "$C" g
+# Keys "account:000001"..., all in one even range (their first 8 bytes are
+# the same), updated and some deleted: the range is cut by a sample.
+q "$A" -c "SELECT count(*) FROM qmdb.create_database('p')" \
+	-c "SELECT count(*) FROM (SELECT qmdb.apply_batch('p', ARRAY(SELECT convert_to('account:' || lpad((b * 1000 + i)::text, 6, '0'), 'UTF8')
+		FROM generate_series(1, 1000) i), ARRAY(SELECT int8send(b * 1000 + i) FROM generate_series(1, 1000) i)) FROM generate_series(0, 29) b) t" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('p', ARRAY(SELECT convert_to('account:' || lpad((i * 7)::text, 6, '0'), 'UTF8')
+		FROM generate_series(1, 4000) i), ARRAY(SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE '\x07'::bytea END FROM generate_series(1, 4000) i))" >/dev/null
+read -r proot pstart pend < <(target "$A" p)
+sync_start "$C" p "$proot" "$pstart" "$pend" '"encoding": "variable"' "$(peer "$A")"
+wait_for "$C" p complete
+all_ok "$C" p
+[ "$(rebuilt_by "$C" p)" -gt 1 ] || { echo "FAIL: C's state of p not rebuilt in ranges"; exit 1; }
+expect_eq "$(entries "$C" p)" "$(entries "$A" p)" "C's entries of p"
+index_ok "$C" p
 
 # A variable-encoding database, values from empty to past the TOAST
 # threshold (near 20 kB), then updated and deleted: its state is rebuilt
@@ -111,4 +127,4 @@ all_ok "$C" e
 # Every database but a syncing one has its state partition, and no partition is left over.
 expect_eq "$(q "$C" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'qmdb.state'::regclass")" \
 	"$(q "$C" -c "SELECT count(*) FROM qmdb.databases WHERE role <> 'syncing'")" "state partitions"
-echo "sync_basic: pruned source -> replica -> chain, root $(echo "$root" | cut -c1-16)..., $((end - start)) operations"
+echo "sync_basic: pruned source -> replica -> chain, root $(echo "$root" | cut -c1-16)..., $((end - start)) operations; with 1MB, C rebuilt 30k keys in $(rebuilt_by "$C" g) key ranges and 30k prefixed keys in $(rebuilt_by "$C" p)"

@@ -5,8 +5,10 @@
 #include "journal_table.h"
 
 #include "bulk_insert.h"
+#include "spill_file.h"
 
 #include "core/first_sightings.h"
+#include "core/key_ranges.h"
 #include "core/key_set.h"
 
 extern "C" {
@@ -14,8 +16,10 @@ extern "C" {
 #include "miscadmin.h"
 }
 
+#include <algorithm>
 #include <cstring>
 #include <malloc.h>
+#include <memory>
 
 namespace qmdb::pg {
 
@@ -95,26 +99,27 @@ last_writes_params(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t
 
 namespace {
 
-// The key-set way: walk [floor, end) backwards, keep each key's first
-// sighting (its last write), write the live ones; then write the primary
-// key's index from the set's keys in order, with where each row went. One
-// pass over the journal, no reread of the table, no sort on disk. The
-// lookups run on a helper thread (FirstSightings) a few chunks behind the
-// reading, and the rows of the updates it found are written meanwhile.
-// nullopt when the keys do not fit `budget` bytes (nothing is counted as
-// loaded then, but rows may have been written: the caller truncates).
-std::optional<uint64_t>
-load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
-                const std::function<void(uint64_t loc)> &live) {
+constexpr size_t ROW_ADDRESS = sizeof(ItemPointerData);
+
+// Operations handed newest first: each(visit) calls visit(loc, op) for each,
+// and stops when it returns false.
+using NewestFirst = std::function<void(const std::function<bool(uint64_t loc, ByteView op)> &visit)>;
+
+// The key-set pass: keep each key's first sighting (its last write) among
+// operations handed newest first, and write the rows of the live ones,
+// each one's address into its key's payload (zeros, which no address is,
+// for a key whose last write deletes it). The lookups run on a helper
+// thread (FirstSightings) a few chunks behind the reading, and the rows of
+// the updates it found are written meanwhile. False when the keys did not
+// fit the set's budget (rows may have been written then); *handed counts
+// the operations handed before that.
+bool
+write_first_sightings(KeySet &seen, int32 db_id, const OpFormat &format, NewHeap &heap, const NewestFirst &each,
+                      const std::function<void(uint64_t loc)> &live, uint64_t *handed = nullptr) {
 	constexpr size_t CHUNK_OPS = 1024, CHUNKS_AHEAD = 4;
-	// Each key's payload: its row's address, or zeros (no offset is 0) for
-	// a key whose last write deletes it.
-	KeySet seen(budget, sizeof(ItemPointerData));
-	seen.reserve(static_cast<size_t>(end - floor)); // at most a key an operation
-	NewHeap heap(partition_table(db_id));
 	ByteaBuffer key_datum, value_datum;
-	JournalTable journal(db_id, format);
 	bool full = false;
+	uint64_t count = 0;
 	{
 		FirstSightings finder(seen, format);
 		auto write_rows = [&](FirstSightings::Chunk c) {
@@ -135,12 +140,13 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 		};
 		FirstSightings::Chunk chunk;
 		auto hand_over = [&] {
+			count += chunk.size();
 			finder.submit(std::move(chunk));
 			chunk = FirstSightings::Chunk();
 			while (finder.pending() > CHUNKS_AHEAD)
 				write_rows(finder.next());
 		};
-		journal.scan_backward(floor, end, [&](uint64_t loc, ByteView op) {
+		each([&](uint64_t loc, ByteView op) {
 			chunk.add(loc, op);
 			if (chunk.size() == CHUNK_OPS)
 				hand_over();
@@ -151,10 +157,14 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 		while (finder.pending() > 0)
 			write_rows(finder.next());
 	} // the helper is gone: the set is this thread's again
-	heap.finish();
-	if (full)
-		return std::nullopt;
-	NewBtree index(partition_table(db_id), partition_key(db_id));
+	if (handed)
+		*handed = count;
+	return !full;
+}
+
+// The primary key's entries for the set's keys, in order.
+void
+index_keys(KeySet &seen, NewBtree &index) {
 	uint64_t visited = 0;
 	seen.visit_sorted([&](ByteView key, const uint8_t *row_address) {
 		if (++visited % 65536 == 0)
@@ -164,26 +174,154 @@ load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t en
 		if (ItemPointerGetOffsetNumberNoCheck(&at) != InvalidOffsetNumber)
 			index.add(key, at);
 	});
-	index.finish();
+}
+
+void
+check_indexed(const NewBtree &index, const NewHeap &heap) {
 	if (index.keys() != heap.rows())
 		throw Error(ErrorCode::DataCorrupted, "state rebuild indexed " + std::to_string(index.keys()) + " of " +
 		                                          std::to_string(heap.rows()) + " rows");
+}
+
+// The key-set way: walk [floor, end) backwards once through one set of
+// keys, then write the primary key's index from the set's keys in order,
+// with where each row went. No reread of the table, no sort on disk.
+// nullopt when the keys do not fit `budget` bytes (rows may have been
+// written: the caller truncates); *handed then says how far it got.
+std::optional<uint64_t>
+load_by_key_set(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end, size_t budget,
+                const std::function<void(uint64_t loc)> &live, uint64_t *handed) {
+	KeySet seen(budget, ROW_ADDRESS);
+	seen.reserve(static_cast<size_t>(end - floor)); // at most a key an operation
+	NewHeap heap(partition_table(db_id));
+	JournalTable journal(db_id, format);
+	bool fits = write_first_sightings(
+	    seen, db_id, format, heap, [&](const auto &visit) { journal.scan_backward(floor, end, visit); }, live, handed);
+	heap.finish();
+	if (!fits)
+		return std::nullopt;
+	NewBtree index(partition_table(db_id), partition_key(db_id));
+	index_keys(seen, index);
+	index.finish();
+	check_indexed(index, heap);
 	return heap.rows();
 }
 
-// The sort way, for key sets beyond the budget: the last write of each key
-// by one sorted query, which spills to disk as it must. `decodable`: rows go
-// in by ordinary (multi-)inserts, which logical decoding sees, instead of
-// page images.
+// The range way, for keys beyond the budget: one walk of the journal
+// writes each Update and Delete, newest first, to the temporary file of
+// its key's range (even_splitters); then each range, in key order, gets a
+// key-set pass of its own: its rows, then its keys into the index, which
+// so grows in order. A range whose operations could hold more keys than
+// the budget is first cut again, at the quantiles of a sample of its keys
+// (keys sharing a prefix crowd one even range). Each operation is written
+// and read back once more per cut; memory stays within the budget plus a
+// file buffer per range.
+class RangeRebuild {
+public:
+	RangeRebuild(int32 db_id, const OpFormat &format, size_t budget, const std::function<void(uint64_t loc)> &live)
+	    : db_id_(db_id), format_(format), budget_(budget), live_(live), heap_(partition_table(db_id)),
+	      index_(partition_table(db_id), partition_key(db_id)) {}
+
+	uint64_t run(uint64_t floor, uint64_t end, size_t parts) {
+		JournalTable journal(db_id_, format_);
+		split(even_splitters(parts), 0, [&](const auto &visit) { journal.scan_backward(floor, end, visit); });
+		heap_.finish();
+		index_.finish();
+		check_indexed(index_, heap_);
+		return heap_.rows();
+	}
+
+	uint64_t ranges() const { return ranges_; }
+
+private:
+	static constexpr size_t MAX_PARTS = 1024; // a file buffer each
+	static constexpr int MAX_CUTS = 8;
+
+	// Writes the keyed operations `each` hands to one file per range of
+	// `splitters`, then rebuilds the ranges in order.
+	void split(const std::vector<Bytes> &splitters, int cuts, const NewestFirst &each) {
+		std::vector<std::unique_ptr<SpillFile>> files;
+		for (size_t i = 0; i <= splitters.size(); i++)
+			files.push_back(std::make_unique<SpillFile>());
+		uint64_t n = 0;
+		each([&](uint64_t loc, ByteView op) {
+			if (++n % 65536 == 0)
+				check_for_interrupts();
+			OpView o = FirstSightings::read(format_, op);
+			if (o.kind == OpKind::Update || o.kind == OpKind::Delete)
+				files[range_of(splitters, o.key)]->write(loc, op, o.key.size);
+			return true;
+		});
+		for (auto &f : files) {
+			rebuild(*f, cuts);
+			f.reset(); // its disk space back before the next range's
+		}
+	}
+
+	void rebuild(SpillFile &file, int cuts) {
+		if (file.count() == 0)
+			return;
+		auto replay = [&](const auto &visit) {
+			file.rewind();
+			uint64_t loc;
+			ByteView op;
+			while (file.read(loc, op) && visit(loc, op)) {
+			}
+		};
+		size_t need = KeySet::memory_for(file.count(), file.key_bytes(), file.longest_key(), ROW_ADDRESS);
+		if (need > budget_ && cuts < MAX_CUTS) {
+			// Cut this range at its sample's quantiles, into parts that fit.
+			size_t parts = std::min(MAX_PARTS, need / budget_ * 2 + 2);
+			KeySample sample(parts * 64, budget_ / 4, file.count());
+			replay([&](uint64_t, ByteView op) {
+				sample.offer(FirstSightings::read(format_, op).key);
+				return true;
+			});
+			std::vector<Bytes> splitters = sample_splitters(sample.keys(), parts);
+			if (!splitters.empty()) {
+				split(splitters, cuts + 1, replay);
+				return;
+			}
+			// One key throughout the sample: few keys, however many writes.
+		}
+		ranges_++;
+		KeySet seen(budget_, ROW_ADDRESS);
+		seen.reserve(static_cast<size_t>(file.count()));
+		if (!write_first_sightings(seen, db_id_, format_, heap_, replay, live_))
+			throw Error(ErrorCode::LimitExceeded,
+			            "the state rebuild could not fit the keys of one range in maintenance_work_mem (" +
+			                std::to_string(budget_ >> 10) + " kB): raise it for the sync worker");
+		index_keys(seen, index_);
+	}
+
+	int32 db_id_;
+	const OpFormat &format_;
+	size_t budget_;
+	const std::function<void(uint64_t loc)> &live_;
+	NewHeap heap_;
+	NewBtree index_;
+	uint64_t ranges_ = 0;
+};
+
+// How many even ranges keep each one's worst case (every operation a new
+// key) within the budget, with room for the unevenness of real keys.
+size_t
+parts_for(size_t need, size_t budget) {
+	if (need <= budget)
+		return 1;
+	size_t parts = static_cast<size_t>(static_cast<double>(need) * 1.15 / static_cast<double>(budget)) + 1;
+	return std::clamp<size_t>(parts, 2, 1024);
+}
+
+// The sort way, under wal_level = logical: the last write of each key by
+// one sorted query (it spills to disk as it must), its rows in by ordinary
+// multi-inserts, which logical decoding sees, instead of page images.
 uint64_t
 load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
-             const std::function<void(uint64_t loc)> &live, bool decodable) {
+             const std::function<void(uint64_t loc)> &live) {
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
 	spi.open_cursor(last_writes_query(format), last_writes_params(db_id, format, floor, end));
-	std::optional<NewHeap> heap;
-	if (!decodable)
-		heap.emplace(partition_table(db_id));
 	std::string table = partition_table(db_id);
 	std::vector<Datum> rows;
 	uint64_t count = 0;
@@ -193,19 +331,13 @@ load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint
 		for (uint64 i = 0; i < n; i++) {
 			int64 loc = spi.i64(i, 1);
 			Datum row[4] = {Int32GetDatum(db_id), spi.datum(i, 0), Int64GetDatum(loc), spi.datum(i, 2)};
-			if (heap)
-				heap->add(row);
-			else
-				rows.insert(rows.end(), row, row + 4);
+			rows.insert(rows.end(), row, row + 4);
 			live(static_cast<uint64_t>(loc));
 		}
-		if (!heap)
-			bulk_insert(table.c_str(), 4, n, rows); // the Datums point into this fetch's rows
+		bulk_insert(table.c_str(), 4, n, rows); // the Datums point into this fetch's rows
 		count += n;
 	}
 	spi.close_cursor();
-	if (heap)
-		heap->finish();
 	return count;
 }
 
@@ -227,24 +359,43 @@ load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t flo
 	// of qmdb.state must see a synced database's keys.
 	bool decodable = XLogLogicalInfoActive();
 	// Both ways are maintenance work, like building an index: that budget.
+	size_t budget = static_cast<size_t>(maintenance_work_mem) * 1024;
 	std::optional<uint64_t> count;
-	if (!decodable)
-		count = load_by_key_set(db_id, format, floor, end, static_cast<size_t>(maintenance_work_mem) * 1024, live);
-	// The key set is gone: hand its memory back before an index build
-	// takes its own maintenance_work_mem, so the two never add up.
+	*plain_reason = "";
+	if (!decodable) {
+		uint64_t ops = end - floor;
+		// Fixed-size keys tell up front whether one set can fit; others
+		// find out by trying, and how far the try got sizes the ranges.
+		size_t parts = 1;
+		if (format.key_size)
+			parts = parts_for(KeySet::memory_for(ops, ops * *format.key_size, *format.key_size, ROW_ADDRESS), budget);
+		if (parts == 1) {
+			uint64_t handed = 0;
+			count = load_by_key_set(db_id, format, floor, end, budget, live, &handed);
+			if (!count) {
+				// Rows the partial pass wrote go; the live locations it
+				// reported were right (each a key's last write) and are
+				// reported again.
+				spi.exec_once("TRUNCATE " + table);
+				parts = std::min<size_t>(1024, std::max<uint64_t>(2, ops * 3 / 2 / std::max<uint64_t>(handed, 1) + 1));
+			}
+		}
+		if (!count) {
+			RangeRebuild ranges(db_id, format, budget, live);
+			count = ranges.run(floor, end, parts);
+			*plain_reason =
+			    "in " + std::to_string(ranges.ranges()) + " key ranges: the keys exceed maintenance_work_mem";
+		}
+	}
+	// The key set is gone: hand its memory back.
 	malloc_trim(0);
-	*plain_reason = decodable ? "wal_level = logical: rows inserted for logical decoding"
-	                : !count  ? "sorted: the keys exceed maintenance_work_mem"
-	                          : "";
 	if (count) {
 		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY USING INDEX " + partition_key(db_id));
 	} else {
-		// Rows a partial pass inserted go; the live locations it reported
-		// were right (each a key's last write) and are reported again. The
-		// index is built by CREATE INDEX's sort once the rows are in.
+		*plain_reason = "wal_level = logical: rows inserted for logical decoding";
+		// The index is built by CREATE INDEX's sort once the rows are in.
 		spi.exec_once("DROP INDEX qmdb." + partition_key(db_id));
-		spi.exec_once("TRUNCATE " + table);
-		count = load_by_sort(spi, db_id, format, floor, end, live, decodable);
+		count = load_by_sort(spi, db_id, format, floor, end, live);
 		spi.exec_once("ALTER TABLE " + table + " ADD PRIMARY KEY (key)");
 	}
 	spi.exec_once("ALTER TABLE " + table + " SET (fillfactor = 80)");

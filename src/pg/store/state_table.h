@@ -32,14 +32,15 @@ std::vector<Param> last_writes_params(int32 db_id, const OpFormat &format, uint6
 // straight into the pages of the new table (NewHeap, as CLUSTER writes);
 // then the primary key's pages are written from the kept keys, sorted in
 // memory (NewBtree, as CREATE INDEX writes), and the partition attached.
-// The set of keys seen must fit maintenance_work_mem; beyond that the last
-// writes come from one sorted query instead, which spills to disk, and
-// CREATE INDEX builds the primary key. Under wal_level = logical the rows
-// go in by ordinary inserts instead (page images carry no rows for logical
-// decoding), after the same sorted query. *plain_reason says why the key-set
-// way did not run ("" if it did). Memory is bounded by maintenance_work_mem. `live` sees each live
-// key's loc (the partial key-set pass may report some before the sort
-// reports them again). Returns the number of live keys.
+// When the keys do not fit one set within maintenance_work_mem, the walk
+// writes them to temporary files by range of keys and each range, in key
+// order, gets a set of its own. Under wal_level = logical the rows go in by
+// ordinary inserts instead (page images carry no rows for logical
+// decoding), after one sorted query, and CREATE INDEX builds the primary
+// key. *plain_reason says why the one-set way did not run ("" if it did).
+// Memory is bounded by maintenance_work_mem. `live` sees each live key's
+// loc (a one-set pass that ran out of memory may report some before the
+// ranges report them again). Returns the number of live keys.
 uint64_t load_state_partition(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end,
                               const std::function<void(uint64_t loc)> &live, std::string *plain_reason);
 
