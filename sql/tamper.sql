@@ -31,6 +31,14 @@ UPDATE qmdb.state SET value = sha256('forged')
  WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND key = sha256(int8send(3));
 SELECT check_name, ok FROM qmdb.verify('tam');
 
+-- A stored node digest changed (position 70, in the row of positions
+-- 64..95), then a row of nodes gone: the first position that differs.
+UPDATE qmdb.nodes SET digests = set_byte(digests, 6 * 32 + 5, get_byte(digests, 6 * 32 + 5) # 1)
+ WHERE db_id = :tam AND chunk = 2;
+SELECT ok, detail FROM qmdb.verify('tam') WHERE check_name = 'nodes';
+DELETE FROM qmdb.nodes WHERE db_id = :tam AND chunk = 1;
+SELECT ok, detail FROM qmdb.verify('tam') WHERE check_name IN ('root', 'nodes');
+
 -- An operation that no longer decodes (an unknown tag).
 UPDATE qmdb.journal SET ops = set_byte(ops, (10 - loc)::int4 * 65, 255)
  WHERE db_id = :tam AND loc = (SELECT max(loc) FROM qmdb.journal WHERE db_id = :tam AND loc <= 10);

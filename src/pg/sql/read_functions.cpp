@@ -10,6 +10,7 @@
 #include "core/proof.h"
 
 #include <chrono>
+#include <cstring>
 
 using namespace qmdb;
 using namespace qmdb::pg;
@@ -58,22 +59,43 @@ QMDB_FUNCTION(qmdb_operations) {
 // store holds nothing, whatever the database's size.
 class CompareNodes : public NodeStore {
 public:
-	explicit CompareNodes(NodeStore &stored) : stored_(stored) {}
+	CompareNodes(Spi &spi, int32 db_id) : spi_(spi), db_id_(db_id) {}
 	std::optional<Digest> get(uint64_t) override { return std::nullopt; }
 	void put(uint64_t pos, const Digest &digest) override {
 		checked++;
-		if (first_bad == UINT64_MAX) {
-			auto s = stored_.get(pos);
-			if (!s || *s != digest)
-				first_bad = pos;
-		}
+		if (first_bad != UINT64_MAX)
+			return;
+		const Bytes &row = chunk(pos / NODES_PER_CHUNK);
+		size_t at = (pos % NODES_PER_CHUNK) * 32;
+		if (row.size() < at + 32 || std::memcmp(row.data() + at, digest.data(), 32) != 0)
+			first_bad = pos;
 	}
 	void reset(uint64_t, const std::map<uint64_t, Digest> &) override {}
 	void rebase(uint64_t, const std::map<uint64_t, Digest> &) override {}
 	uint64_t checked = 0, first_bad = UINT64_MAX;
 
 private:
-	NodeStore &stored_;
+	// The recomputed nodes come in position order, all above the pruning
+	// boundary's pins: the stored rows are read WINDOW at a time, and only
+	// those are held (memory flat in the database's size).
+	static constexpr uint64_t WINDOW = 1024;
+	const Bytes &chunk(uint64_t index) {
+		if (index < window_start_ || index >= window_start_ + window_.size()) {
+			window_.assign(WINDOW, Bytes());
+			window_start_ = index;
+			uint64 n =
+			    spi_.exec("SELECT chunk, digests FROM qmdb.nodes WHERE db_id = $1 AND chunk >= $2 AND chunk < $3",
+			              {int4_param(db_id_), int8_param(static_cast<int64>(index)),
+			               int8_param(static_cast<int64>(index + WINDOW))});
+			for (uint64 i = 0; i < n; i++)
+				window_[static_cast<uint64_t>(spi_.i64(i, 0)) - index] = spi_.bytes(i, 1);
+		}
+		return window_[index - window_start_];
+	}
+	Spi &spi_;
+	int32 db_id_;
+	uint64_t window_start_ = 0;
+	std::vector<Bytes> window_;
 };
 
 // A NOTICE every ten seconds of a long verify, so a DBA sees it move.
@@ -133,7 +155,7 @@ QMDB_FUNCTION(qmdb_verify) {
 
 	// Journal: every row present and decodable; rebuild the MMR as we go,
 	// comparing each node with the stored one.
-	CompareNodes nodes(db.nodes());
+	CompareNodes nodes(spi, info.id);
 	Mmr mmr(info.pruning_boundary, pins);
 	Hasher hasher;
 	std::string journal_problem;

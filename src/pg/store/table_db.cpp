@@ -137,6 +137,10 @@ TableDatabase::read(uint64_t loc) {
 	// The floor scan walks up from the floor. Inactive locations are known
 	// from the bitmap alone; active ones are read from the journal a range
 	// at a time (one index range scan; only active operations are decoded).
+	// The scan only goes up: clean bitmap rows below it are not needed
+	// again (a long inactive run would otherwise keep every row it crossed).
+	for (auto it = bitmap_.begin(); it != bitmap_.end() && it->first < loc / BITS_PER_CHUNK;)
+		it = bitmap_dirty_.count(it->first) ? std::next(it) : bitmap_.erase(it);
 	if (!active_bit(loc))
 		return Operation::commit(std::nullopt, 0); // not an active Update
 	if (loc < window_start_ || loc >= window_end_) {
