@@ -52,12 +52,15 @@ expect_eq "$(rebuilt_by "$C" g)" 3 "C's state of 30k keys rebuilt in ranges"
 expect_eq "$(entries "$C" g)" "$(entries "$A" g)" "C's entries of g"
 index_ok "$C" g
 # Keys "account:000001"..., all in one even range (their first 8 bytes are
-# the same), updated and some deleted: the range is cut by a sample.
+# the same), updated and some deleted, one value of 160 kB: the range is
+# cut by a sample.
 q "$A" -c "SELECT count(*) FROM qmdb.create_database('p')" \
 	-c "SELECT count(*) FROM (SELECT qmdb.apply_batch('p', ARRAY(SELECT convert_to('account:' || lpad((b * 1000 + i)::text, 6, '0'), 'UTF8')
 		FROM generate_series(1, 1000) i), ARRAY(SELECT int8send(b * 1000 + i) FROM generate_series(1, 1000) i)) FROM generate_series(0, 29) b) t" \
 	-c "SELECT count(*) FROM qmdb.apply_batch('p', ARRAY(SELECT convert_to('account:' || lpad((i * 7)::text, 6, '0'), 'UTF8')
-		FROM generate_series(1, 4000) i), ARRAY(SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE '\x07'::bytea END FROM generate_series(1, 4000) i))" >/dev/null
+		FROM generate_series(1, 4000) i), ARRAY(SELECT CASE WHEN i % 3 = 0 THEN NULL ELSE '\x07'::bytea END FROM generate_series(1, 4000) i))" \
+	-c "SELECT count(*) FROM qmdb.apply_batch('p', ARRAY[convert_to('account:big', 'UTF8')],
+		ARRAY[(SELECT string_agg(sha256(int8send(i)), ''::bytea) FROM generate_series(1, 5000) i)])" >/dev/null # 160 kB, past a spill buffer
 read -r proot pstart pend < <(target "$A" p)
 sync_start "$C" p "$proot" "$pstart" "$pend" '"encoding": "variable"' "$(peer "$A")"
 wait_for "$C" p complete
