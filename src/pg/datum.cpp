@@ -196,7 +196,13 @@ bytea_array_datum(const std::vector<Bytes> &items) {
 }
 
 RowSink::RowSink(FunctionCallInfo fcinfo) {
-	pg_call([&] { InitMaterializedSRF(fcinfo, 0); });
+	// The caller's row type when it gives one (FROM clause): without it,
+	// every call would build the type anew from the catalog in the query's
+	// memory, for the rest of the query (a lateral call per journal row
+	// piled up 600 bytes each).
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	bits32 flags = rsinfo && IsA(rsinfo, ReturnSetInfo) && rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0;
+	pg_call([&] { InitMaterializedSRF(fcinfo, flags); });
 	rsinfo_ = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 }
 
