@@ -6,6 +6,11 @@ SELECT count(*) FROM (
     FROM generate_series(1, 20) b) t;
 SELECT check_name, ok FROM qmdb.verify('tam');
 SELECT id AS tam FROM qmdb.databases WHERE name = 'tam' \gset
+-- The join setting verify uses stays inside it: the caller's transaction keeps its own.
+BEGIN;
+SELECT count(*) FROM qmdb.verify('tam');
+SHOW enable_hashjoin;
+COMMIT;
 
 -- The journal's layout: 61 operations of 65 bytes, a row per commit (the
 -- initial commit, then 20 batches of 3), and split_operations gives back

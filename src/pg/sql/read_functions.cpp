@@ -9,6 +9,10 @@
 #include "core/mmr.h"
 #include "core/proof.h"
 
+extern "C" {
+#include "utils/guc.h"
+}
+
 #include <chrono>
 #include <cstring>
 
@@ -209,7 +213,13 @@ QMDB_FUNCTION(qmdb_verify) {
 	// their number grows with the state (76 MiB at 8M keys).
 	std::string replay = last_writes_query(info.format);
 	std::vector<qmdb::pg::Param> params = last_writes_params(info.id, info.format, info.floor, info.size);
-	spi.exec("SELECT pg_catalog.set_config('enable_hashjoin', 'off', true)", {});
+	// For this query only: the caller's transaction keeps its own setting
+	// (a nest level, as a function's SET clause makes).
+	int guc_level = pg_call([] {
+		int level = NewGUCNestLevel();
+		(void)set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		return level;
+	});
 	spi.exec_once("WITH replay AS (" + replay +
 	                  "), stored AS (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1) "
 	                  "SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM replay), "
@@ -217,6 +227,7 @@ QMDB_FUNCTION(qmdb_verify) {
 	                  "ON s.key = r.key WHERE r.key IS NULL OR s.key IS NULL OR r.loc <> s.loc OR r.value <> s.value "
 	                  "ORDER BY coalesce(r.key, s.key) LIMIT 1)",
 	              params);
+	pg_call([&] { AtEOXact_GUC(true, guc_level); });
 	int64 rows = spi.i64(0, 0), replayed = spi.i64(0, 1);
 	std::string state_problem;
 	if (rows != replayed)
