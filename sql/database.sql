@@ -108,6 +108,21 @@ SELECT regress.err($$SELECT * FROM qmdb.operations('var9', 0)$$);
 -- Nothing above wrote anything.
 SELECT name, size FROM qmdb.databases ORDER BY name;
 
+-- Batches in one REPEATABLE READ transaction: each later batch finds the
+-- keys the earlier ones wrote (the state probe sees this transaction's
+-- writes), so the roots equal those of the same batches one by one.
+SELECT size FROM qmdb.create_database('rr1', 'fixed', 32, 32);
+SELECT size FROM qmdb.create_database('rr2', 'fixed', 32, 32);
+SELECT count(*) FROM qmdb.apply_batch('rr1', ARRAY[pg_temp.k(1), pg_temp.k(2)], ARRAY[pg_temp.v(1, 1), pg_temp.v(2, 1)]);
+SELECT count(*) FROM qmdb.apply_batch('rr1', ARRAY[pg_temp.k(1), pg_temp.k(2)], ARRAY[pg_temp.v(1, 2), NULL]);
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM qmdb.apply_batch('rr2', ARRAY[pg_temp.k(1), pg_temp.k(2)], ARRAY[pg_temp.v(1, 1), pg_temp.v(2, 1)]);
+SELECT count(*) FROM qmdb.apply_batch('rr2', ARRAY[pg_temp.k(1), pg_temp.k(2)], ARRAY[pg_temp.v(1, 2), NULL]);
+COMMIT;
+SELECT a.size = b.size AS same_size, a.root = b.root AS same_root, a.active_keys, b.active_keys
+  FROM qmdb.databases a, qmdb.databases b WHERE a.name = 'rr1' AND b.name = 'rr2';
+SELECT qmdb.drop_database('rr1'), qmdb.drop_database('rr2');
+
 -- Dropping removes every row.
 SELECT qmdb.drop_database('vv');
 SELECT regress.err($$SELECT qmdb.drop_database('vv')$$);

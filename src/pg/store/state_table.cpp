@@ -12,8 +12,19 @@
 #include "core/key_set.h"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 }
 
 #include <algorithm>
@@ -40,6 +51,20 @@ partition_key(int32 db_id) {
 	return partition_table(db_id) + "_pkey";
 }
 
+// A column's number in a relation, by name (a partition made from a table
+// with dropped columns numbers them differently).
+AttrNumber
+attnum_of(Relation rel, const char *name) {
+	TupleDesc desc = RelationGetDescr(rel);
+	for (int i = 0; i < desc->natts; i++) {
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		if (!a->attisdropped && std::strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	elog(ERROR, "qmdb: relation \"%s\" has no column \"%s\"", RelationGetRelationName(rel), name);
+	return InvalidAttrNumber;
+}
+
 } // namespace
 
 void
@@ -49,6 +74,57 @@ create_state_partition(Spi &spi, int32 db_id) {
 	spi.exec_once("CREATE TABLE " + partition_name(db_id) + " PARTITION OF qmdb.state FOR VALUES IN (" + id +
 	              ") WITH (fillfactor = 80)");
 	spi.exec_once("ALTER TABLE " + partition_name(db_id) + " ADD PRIMARY KEY (key)");
+}
+
+std::vector<int64>
+state_locations(int32 db_id, const std::vector<const Bytes *> &keys) {
+	std::vector<int64> locs(keys.size(), -1);
+	size_t longest = 0;
+	for (const Bytes *k : keys)
+		longest = std::max(longest, k->size());
+	std::string table = partition_table(db_id);
+	// Nothing in here allocates on the C++ side: a PostgreSQL error leaves
+	// through pg_call, and the abort it leads to releases the scan.
+	pg_call([&] {
+		if (keys.empty())
+			return;
+		Oid relid = RangeVarGetRelid(makeRangeVar(const_cast<char *>("qmdb"), const_cast<char *>(table.c_str()), -1),
+		                             AccessShareLock, true);
+		if (!OidIsValid(relid))
+			return;
+		// As SPI before each query: this command sees the ones before it
+		// (under REPEATABLE READ too: it advances the transaction snapshot).
+		CommandCounterIncrement();
+		Relation rel = table_open(relid, AccessShareLock);
+		Relation index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+		Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		TupleTableSlot *slot = table_slot_create(rel, nullptr);
+		IndexScanDesc scan = index_beginscan(rel, index, snapshot, 1, 0);
+		bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + longest));
+		AttrNumber loc_attr = attnum_of(rel, "loc");
+		for (size_t i = 0; i < keys.size(); i++) {
+			if (i % 1024 == 0)
+				CHECK_FOR_INTERRUPTS();
+			SET_VARSIZE(key, VARHDRSZ + keys[i]->size());
+			if (!keys[i]->empty())
+				std::memcpy(VARDATA(key), keys[i]->data(), keys[i]->size());
+			ScanKeyData eq;
+			ScanKeyInit(&eq, 1, BTEqualStrategyNumber, F_BYTEAEQ, PointerGetDatum(key));
+			index_rescan(scan, &eq, 1, nullptr, 0);
+			if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+				bool null;
+				locs[i] = DatumGetInt64(slot_getattr(slot, loc_attr, &null));
+				ExecClearTuple(slot);
+			}
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		pfree(key);
+		UnregisterSnapshot(snapshot);
+		index_close(index, AccessShareLock);
+		table_close(rel, AccessShareLock);
+	});
+	return locs;
 }
 
 void

@@ -99,13 +99,6 @@ TableDatabase::drop() {
 	spi_.exec("DELETE FROM qmdb.databases WHERE id = $1", {int4_param(info_.id)});
 }
 
-// The locations of those of keys $2 that are live: one index probe a key,
-// whatever the planner thinks of the state's size (a plain join may become
-// a sort of the whole state; key = ANY($2) sorts the array first and runs
-// 4-5 times slower for thousands of keys).
-static const char *LIVE_LOCATIONS = "SELECT k.key, s.loc FROM unnest($2::bytea[]) AS k(key) CROSS JOIN LATERAL "
-                                    "(SELECT loc FROM qmdb.state WHERE db_id = $1 AND key = k.key LIMIT 1) s";
-
 void
 TableDatabase::prefetch_locations(const Mutations &mutations) {
 	std::vector<const Bytes *> keys;
@@ -113,11 +106,10 @@ TableDatabase::prefetch_locations(const Mutations &mutations) {
 		keys.push_back(&m.first);
 		locations_[m.first] = std::nullopt;
 	}
-	if (keys.empty())
-		return;
-	uint64 n = spi_.exec(LIVE_LOCATIONS, {int4_param(info_.id), bytea_array_param(keys)});
-	for (uint64 i = 0; i < n; i++)
-		locations_[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
+	std::vector<int64> locs = state_locations(info_.id, keys);
+	for (size_t i = 0; i < keys.size(); i++)
+		if (locs[i] >= 0)
+			locations_[*keys[i]] = static_cast<uint64_t>(locs[i]);
 }
 
 std::optional<uint64_t>
@@ -330,16 +322,14 @@ TableDatabase::advance_replica(uint64_t end) {
 		std::vector<const Bytes *> keys;
 		for (const auto &l : last)
 			keys.push_back(&l.first);
-		std::map<Bytes, uint64_t> was;
-		uint64 n = spi_.exec(LIVE_LOCATIONS, {id, bytea_array_param(keys)});
-		for (uint64 i = 0; i < n; i++)
-			was[spi_.bytes(i, 0)] = static_cast<uint64_t>(spi_.i64(i, 1));
+		std::vector<int64> was = state_locations(info_.id, keys);
 		StateChanges changes;
+		size_t i = 0;
 		for (const auto &l : last) {
-			auto old = was.find(l.first);
-			bool live = old != was.end();
+			int64 old = was[i++]; // keys and was are in the order of last
+			bool live = old >= 0;
 			if (live)
-				set_active_bit(old->second, false);
+				set_active_bit(static_cast<uint64_t>(old), false);
 			if (!l.second.second) {
 				if (live) {
 					changes.delete_keys.push_back(&l.first);
