@@ -6,12 +6,14 @@ namespace qmdb {
 
 OpView
 FirstSightings::read(const OpFormat &format, ByteView op) {
-	// Fixed sizes put the key and the value at fixed offsets in both
+	// Fixed sizes put an `any` key and value at fixed offsets in both
 	// encodings (tag, key, value): no decoding.
-	if (format.key_size && format.value_size && op.size > 0 && op[0] != static_cast<uint8_t>(OpKind::CommitFloor)) {
+	if (format.kind == DbKind::Any && format.key_size && format.value_size && op.size > 0 &&
+	    op[0] != static_cast<uint8_t>(OpKind::CommitFloor)) {
 		size_t k = *format.key_size, v = *format.value_size;
 		if (op.size >= 1 + k + v)
-			return OpView{static_cast<OpKind>(op[0]), ByteView(op.data + 1, k), ByteView(op.data + 1 + k, v), {}, 0};
+			return OpView{
+			    static_cast<OpKind>(op[0]), ByteView(op.data + 1, k), ByteView(op.data + 1 + k, v), {}, 0, {}};
 	}
 	return decode_op_view(format, op);
 }

@@ -1,5 +1,6 @@
 #include "memory_db.h"
 
+#include "log_writer.h"
 #include "mmr.h"
 
 #include "core_only.h" // last: fails if anything above pulled in PostgreSQL
@@ -17,8 +18,16 @@ MemoryDb::append(const Operation &op) {
 	mmr_.append(hasher_, nodes_, log_.back());
 }
 
+void
+MemoryDb::check_kind(bool ok, const char *what) const {
+	if (!ok)
+		throw Error(ErrorCode::InvalidArgument,
+		            std::string("a ") + db_kind_name(format_.kind) + " database takes no " + what);
+}
+
 CommitResult
 MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) {
+	check_kind(format_.kind == DbKind::Any || format_.kind == DbKind::Ordered, "key-value batch");
 	for (const auto &m : mutations) {
 		format_.check_key(m.first);
 		if (m.second)
@@ -26,7 +35,49 @@ MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &me
 	}
 	if (metadata)
 		format_.check_value(*metadata, "metadata");
-	Batch batch = merkleize_batch(*this, mutations, metadata);
+	return apply(format_.kind == DbKind::Ordered ? merkleize_ordered_batch(*this, mutations, metadata)
+	                                             : merkleize_batch(*this, mutations, metadata));
+}
+
+CommitResult
+MemoryDb::apply_sets(const Mutations &sets, const std::optional<Bytes> &metadata, uint64_t floor) {
+	check_kind(format_.kind == DbKind::Immutable, "batch of sets");
+	for (const auto &m : sets) {
+		format_.check_key(m.first);
+		if (m.second)
+			format_.check_value(*m.second);
+	}
+	if (metadata)
+		format_.check_value(*metadata, "metadata");
+	return apply(set_batch(*this, sets, metadata, floor));
+}
+
+CommitResult
+MemoryDb::apply_appends(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata, uint64_t floor) {
+	check_kind(format_.kind == DbKind::Keyless, "batch of appends");
+	for (const Bytes &v : values)
+		format_.check_value(v);
+	if (metadata)
+		format_.check_value(*metadata, "metadata");
+	return apply(append_batch(*this, values, metadata, floor));
+}
+
+std::optional<Bytes>
+MemoryDb::live_key_after(const Bytes *key) {
+	auto it = key ? snapshot_.upper_bound(*key) : snapshot_.begin();
+	return it == snapshot_.end() ? std::nullopt : std::optional<Bytes>(it->first);
+}
+
+std::optional<Bytes>
+MemoryDb::live_key_before(const Bytes *key) {
+	auto it = key ? snapshot_.lower_bound(*key) : snapshot_.end();
+	if (it == snapshot_.begin())
+		return std::nullopt;
+	return std::prev(it)->first;
+}
+
+CommitResult
+MemoryDb::apply(const Batch &batch) {
 	for (const Operation &op : batch.ops)
 		append(op);
 	for (const auto &d : batch.diff) {

@@ -5,6 +5,7 @@
 
 #include "merkle.h"
 #include "operation.h"
+#include "ordered_writer.h"
 #include "serve.h"
 #include "wire.h"
 #include "writer.h"
@@ -17,12 +18,17 @@ struct CommitResult {
 	uint64_t floor = 0; // floor declared by the commit
 };
 
-class MemoryDb : public WriterState, public ServeSource {
+class MemoryDb : public OrderedWriterState, public ServeSource {
 public:
-	// A new database holds one operation: CommitFloor(None, 0).
+	// A new database holds one operation: CommitFloor(None, 0) (every kind's).
 	explicit MemoryDb(const OpFormat &format);
 
+	// An `any` or `ordered` batch.
 	CommitResult apply_batch(const Mutations &mutations, const std::optional<Bytes> &metadata = std::nullopt);
+	// An `immutable` batch of sets, committed at the caller's floor.
+	CommitResult apply_sets(const Mutations &sets, const std::optional<Bytes> &metadata, uint64_t floor);
+	// A `keyless` batch of appends, committed at the caller's floor.
+	CommitResult apply_appends(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata, uint64_t floor);
 
 	const OpFormat &format() const { return format_; }
 	Digest root();
@@ -61,11 +67,16 @@ public:
 	uint64_t active_keys() const override { return snapshot_.size(); }
 	std::optional<uint64_t> location_of(const Bytes &key) override;
 	Operation read(uint64_t loc) override { return op(loc); }
+	// OrderedWriterState
+	std::optional<Bytes> live_key_after(const Bytes *key) override;
+	std::optional<Bytes> live_key_before(const Bytes *key) override;
 
 private:
 	struct SyncTag {};
 	MemoryDb(const OpFormat &format, SyncTag) : format_(format) {}
 	void append(const Operation &op);
+	CommitResult apply(const Batch &batch);
+	void check_kind(bool ok, const char *what) const;
 
 	OpFormat format_;
 	Hasher hasher_;

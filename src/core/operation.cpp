@@ -9,6 +9,29 @@
 namespace qmdb {
 
 const char *
+db_kind_name(DbKind kind) {
+	switch (kind) {
+	case DbKind::Any:
+		return "any";
+	case DbKind::Ordered:
+		return "ordered";
+	case DbKind::Immutable:
+		return "immutable";
+	case DbKind::Keyless:
+		return "keyless";
+	}
+	return "unknown";
+}
+
+std::optional<DbKind>
+db_kind_from_name(const std::string &name) {
+	for (DbKind k : {DbKind::Any, DbKind::Ordered, DbKind::Immutable, DbKind::Keyless})
+		if (name == db_kind_name(k))
+			return k;
+	return std::nullopt;
+}
+
+const char *
 op_kind_name(OpKind kind) {
 	switch (kind) {
 	case OpKind::Delete:
@@ -17,8 +40,27 @@ op_kind_name(OpKind kind) {
 		return "update";
 	case OpKind::CommitFloor:
 		return "commit";
+	case OpKind::Append:
+		return "append";
 	}
 	return "unknown";
+}
+
+// The tag byte of an operation in a kind's log (family spec §1.1, §2.1,
+// §3.1): any and ordered D1 Delete, D2 Update, D3 CommitFloor; immutable
+// 00 Set, 01 Commit; keyless 00 Commit, 01 Append.
+static uint8_t
+op_tag(DbKind db, OpKind op) {
+	switch (db) {
+	case DbKind::Any:
+	case DbKind::Ordered:
+		return static_cast<uint8_t>(op);
+	case DbKind::Immutable:
+		return op == OpKind::Update ? 0x00 : 0x01;
+	case DbKind::Keyless:
+		return op == OpKind::CommitFloor ? 0x00 : 0x01;
+	}
+	return 0xFF;
 }
 
 const char *
@@ -28,7 +70,12 @@ encoding_name(Encoding e) {
 
 void
 OpFormat::validate() const {
-	if (encoding == Encoding::Fixed && (!key_size || !value_size))
+	if (kind == DbKind::Keyless) {
+		if (key_size)
+			throw Error(ErrorCode::InvalidArgument, "a keyless database has no keys: key_size must be NULL");
+		if (encoding == Encoding::Fixed && !value_size)
+			throw Error(ErrorCode::InvalidArgument, "the fixed encoding needs a fixed value_size");
+	} else if (encoding == Encoding::Fixed && (!key_size || !value_size))
 		throw Error(ErrorCode::InvalidArgument, "the fixed encoding needs a fixed key_size and value_size");
 	if ((key_size && *key_size == 0) || (value_size && *value_size == 0))
 		throw Error(ErrorCode::InvalidArgument, "key_size and value_size must be positive");
@@ -38,8 +85,38 @@ OpFormat::validate() const {
 
 size_t
 OpFormat::fixed_total() const {
-	size_t k = *key_size, v = *value_size;
-	return std::max({1 + k + v, 1 + 1 + v + 8, 1 + k});
+	size_t k = key_size.value_or(0), v = *value_size, commit = 1 + 1 + v + 8;
+	switch (kind) {
+	case DbKind::Any:
+		return std::max({1 + k + v, commit, 1 + k});
+	case DbKind::Ordered:
+		return std::max({1 + k + v + k, commit, 1 + k});
+	case DbKind::Immutable:
+		return std::max(1 + k + v, commit);
+	case DbKind::Keyless:
+		return commit;
+	}
+	return commit;
+}
+
+static bool
+kind_has(DbKind kind, OpKind op) {
+	switch (op) {
+	case OpKind::CommitFloor:
+		return true;
+	case OpKind::Update:
+		return kind != DbKind::Keyless;
+	case OpKind::Delete:
+		return kind == DbKind::Any || kind == DbKind::Ordered;
+	case OpKind::Append:
+		return kind == DbKind::Keyless;
+	}
+	return false;
+}
+
+bool
+OpFormat::has(OpKind op) const {
+	return kind_has(kind, op);
 }
 
 static void
@@ -77,12 +154,21 @@ read_item(Reader &r, const std::optional<uint32_t> &size, uint32_t max, const ch
 
 void
 encode_op(const OpFormat &f, const Operation &op, Writer &w) {
+	if (!f.has(op.kind))
+		throw Error(ErrorCode::InvalidArgument, std::string("a ") + db_kind_name(f.kind) + " database has no " +
+		                                            op_kind_name(op.kind) + " operation");
+	bool ordered = f.kind == DbKind::Ordered;
 	switch (op.kind) {
 	case OpKind::Delete:
 		f.check_key(op.key);
 		break;
 	case OpKind::Update:
 		f.check_key(op.key);
+		f.check_value(op.value);
+		if (ordered)
+			f.check_key(op.next_key);
+		break;
+	case OpKind::Append:
 		f.check_value(op.value);
 		break;
 	case OpKind::CommitFloor:
@@ -92,7 +178,7 @@ encode_op(const OpFormat &f, const Operation &op, Writer &w) {
 			throw Error(ErrorCode::InvalidArgument, "floor beyond MAX_LEAVES");
 		break;
 	}
-	w.u8(static_cast<uint8_t>(op.kind));
+	w.u8(op_tag(f.kind, op.kind));
 	if (f.encoding == Encoding::Variable) {
 		switch (op.kind) {
 		case OpKind::Delete:
@@ -100,6 +186,11 @@ encode_op(const OpFormat &f, const Operation &op, Writer &w) {
 			break;
 		case OpKind::Update:
 			write_item(w, op.key, f.key_size);
+			write_item(w, op.value, f.value_size);
+			if (ordered)
+				write_item(w, op.next_key, f.key_size);
+			break;
+		case OpKind::Append:
 			write_item(w, op.value, f.value_size);
 			break;
 		case OpKind::CommitFloor:
@@ -119,6 +210,11 @@ encode_op(const OpFormat &f, const Operation &op, Writer &w) {
 		break;
 	case OpKind::Update:
 		w.raw(op.key);
+		w.raw(op.value);
+		if (ordered)
+			w.raw(op.next_key);
+		break;
+	case OpKind::Append:
 		w.raw(op.value);
 		break;
 	case OpKind::CommitFloor:
@@ -162,25 +258,34 @@ option_tag(Reader &r) {
 	return t;
 }
 
+// The operation a tag byte stands for in the kind's log.
 static OpKind
-kind_tag(Reader &r) {
+kind_tag(DbKind db, Reader &r) {
 	uint8_t tag = r.u8();
-	if (tag != 0xD1 && tag != 0xD2 && tag != 0xD3)
-		throw DecodeError(DecodeErrorKind::InvalidEnum, "operation tag " + std::to_string(tag));
-	return static_cast<OpKind>(tag);
+	for (OpKind k : {OpKind::Delete, OpKind::Update, OpKind::CommitFloor, OpKind::Append})
+		if (kind_has(db, k) && op_tag(db, k) == tag)
+			return k;
+	throw DecodeError(DecodeErrorKind::InvalidEnum,
+	                  "operation tag " + std::to_string(tag) + " in a " + db_kind_name(db) + " log");
 }
 
 OpView
 decode_op_view(const OpFormat &f, Reader &r) {
 	OpView op;
+	bool ordered = f.kind == DbKind::Ordered;
 	if (f.encoding == Encoding::Variable) {
-		op.kind = kind_tag(r);
+		op.kind = kind_tag(f.kind, r);
 		switch (op.kind) {
 		case OpKind::Delete:
 			op.key = read_item(r, f.key_size, f.max_key_len, "key");
 			break;
 		case OpKind::Update:
 			op.key = read_item(r, f.key_size, f.max_key_len, "key");
+			op.value = read_item(r, f.value_size, f.max_value_len, "value");
+			if (ordered)
+				op.next_key = read_item(r, f.key_size, f.max_key_len, "next key");
+			break;
+		case OpKind::Append:
 			op.value = read_item(r, f.value_size, f.max_value_len, "value");
 			break;
 		case OpKind::CommitFloor:
@@ -193,14 +298,19 @@ decode_op_view(const OpFormat &f, Reader &r) {
 	}
 	// Fixed: read the whole record first so a bad tag cannot shift framing.
 	Reader rec(r.raw(f.fixed_total()));
-	size_t k = *f.key_size, v = *f.value_size;
-	op.kind = kind_tag(rec);
+	size_t k = f.key_size.value_or(0), v = *f.value_size;
+	op.kind = kind_tag(f.kind, rec);
 	switch (op.kind) {
 	case OpKind::Delete:
 		op.key = rec.raw(k);
 		break;
 	case OpKind::Update:
 		op.key = rec.raw(k);
+		op.value = rec.raw(v);
+		if (ordered)
+			op.next_key = rec.raw(k);
+		break;
+	case OpKind::Append:
 		op.value = rec.raw(v);
 		break;
 	case OpKind::CommitFloor:
@@ -222,6 +332,7 @@ owned(const OpView &v) {
 	op.kind = v.kind;
 	op.key = v.key.to_bytes();
 	op.value = v.value.to_bytes();
+	op.next_key = v.next_key.to_bytes();
 	if (v.metadata)
 		op.metadata = v.metadata->to_bytes();
 	op.floor = v.floor;

@@ -1,5 +1,7 @@
-// QMDB `any::unordered` operations and their two encodings (spec §3.1,
-// writer spec §2). The encoded bytes are the MMR leaf elements.
+// QMDB operations and their two encodings: `any::unordered` (spec §3.1,
+// writer spec §2) and the family's other members, `any::ordered`,
+// `immutable` and `keyless` (family spec §1-3). The encoded bytes are the
+// MMR leaf elements.
 #pragma once
 
 #include "codec.h"
@@ -10,27 +12,48 @@
 
 namespace qmdb {
 
-enum class OpKind : uint8_t { Delete = 0xD1, Update = 0xD2, CommitFloor = 0xD3 };
+// The member of the QMDB family a database is: which operations its log
+// holds, their tags and their layout. `any` is `any::unordered`.
+enum class DbKind : uint8_t { Any, Ordered, Immutable, Keyless };
+
+const char *db_kind_name(DbKind kind);
+// nullopt for a name that is none of any, ordered, immutable, keyless.
+std::optional<DbKind> db_kind_from_name(const std::string &name);
+inline bool
+db_kind_has_keys(DbKind kind) {
+	return kind != DbKind::Keyless;
+}
+
+// What an operation does, whatever its kind's tag byte. The values of the
+// first three are `any`'s tags (a fixed `any` log is read by casting its
+// first byte); the others' tags come from op_tag().
+//   Update: any's and ordered's Update, immutable's Set.
+//   CommitFloor: every kind's commit (metadata and floor).
+//   Append: keyless's Append (a value, no key).
+enum class OpKind : uint8_t { Delete = 0xD1, Update = 0xD2, CommitFloor = 0xD3, Append = 0xA0 };
 
 const char *op_kind_name(OpKind kind);
 
 struct Operation {
 	OpKind kind = OpKind::CommitFloor;
 	Bytes key;                     // Delete, Update
-	Bytes value;                   // Update
+	Bytes value;                   // Update, Append
 	std::optional<Bytes> metadata; // CommitFloor
 	uint64_t floor = 0;            // CommitFloor
+	Bytes next_key;                // Update of an ordered database: the next live key, cyclically
 
-	static Operation update(Bytes key, Bytes value) {
-		return {OpKind::Update, std::move(key), std::move(value), {}, 0};
+	static Operation update(Bytes key, Bytes value, Bytes next_key = {}) {
+		return {OpKind::Update, std::move(key), std::move(value), {}, 0, std::move(next_key)};
 	}
-	static Operation remove(Bytes key) { return {OpKind::Delete, std::move(key), {}, {}, 0}; }
+	static Operation remove(Bytes key) { return {OpKind::Delete, std::move(key), {}, {}, 0, {}}; }
 	static Operation commit(std::optional<Bytes> metadata, uint64_t floor) {
-		return {OpKind::CommitFloor, {}, {}, std::move(metadata), floor};
+		return {OpKind::CommitFloor, {}, {}, std::move(metadata), floor, {}};
 	}
+	static Operation append(Bytes value) { return {OpKind::Append, {}, std::move(value), {}, 0, {}}; }
 
 	bool operator==(const Operation &o) const {
-		return kind == o.kind && key == o.key && value == o.value && metadata == o.metadata && floor == o.floor;
+		return kind == o.kind && key == o.key && value == o.value && metadata == o.metadata && floor == o.floor &&
+		       next_key == o.next_key;
 	}
 };
 
@@ -43,6 +66,7 @@ const char *encoding_name(Encoding e);
 // varint(len) || bytes, at most max_*_len bytes). The fixed encoding needs
 // both sizes; 32-byte keys and values give commonware's Digest layout.
 struct OpFormat {
+	DbKind kind = DbKind::Any;
 	Encoding encoding = Encoding::Variable;
 	std::optional<uint32_t> key_size;
 	std::optional<uint32_t> value_size;
@@ -52,8 +76,12 @@ struct OpFormat {
 
 	// Throws Error(InvalidArgument) for a combination that cannot be encoded.
 	void validate() const;
-	// Every operation's size in the fixed encoding: max(1+K+V, 1+1+V+8, 1+K).
+	// Every operation's size in the fixed encoding, the largest of the
+	// kind's operations: any max(1+K+V, 1+1+V+8, 1+K), ordered
+	// max(1+2K+V, 1+1+V+8, 1+K), immutable max(1+K+V, 1+1+V+8), keyless 1+1+V+8.
 	size_t fixed_total() const;
+	// Whether the kind has this operation at all.
+	bool has(OpKind op) const;
 	// Throws Error(InvalidArgument) if `key`/`value` do not fit this format.
 	void check_key(ByteView key) const;
 	void check_value(ByteView value, const char *what = "value") const;
@@ -68,6 +96,7 @@ struct OpView {
 	ByteView key, value;
 	std::optional<ByteView> metadata;
 	uint64_t floor = 0;
+	ByteView next_key; // ordered Update
 };
 
 // Read one operation. Rejects unknown tags, bad Option tags, non-zero padding,

@@ -43,6 +43,14 @@ merkleize_batch(WriterState &state, const Mutations &mutations, const std::optio
 		delta_active++;
 	}
 
+	raise_floor_and_commit(state, b, metadata);
+	b.active_keys = static_cast<uint64_t>(static_cast<int64_t>(state.active_keys()) + delta_active);
+	return b;
+}
+
+void
+raise_floor_and_commit(WriterState &state, Batch &b, const std::optional<Bytes> &metadata) {
+	auto next_loc = [&] { return b.base + b.ops.size(); };
 	// Phase 3: raise the floor by user_steps + 1 moves ("+1" for the previous
 	// commit becoming inactive), scanning up from the current floor. Only the
 	// ops that exist before the moves are scanned (fixed_tip).
@@ -66,8 +74,6 @@ merkleize_batch(WriterState &state, const Mutations &mutations, const std::optio
 	// Phase 4: the commit, which declares the new floor.
 	b.floor = floor;
 	b.ops.push_back(Operation::commit(metadata, floor));
-	b.active_keys = static_cast<uint64_t>(static_cast<int64_t>(state.active_keys()) + delta_active);
-	return b;
 }
 
 } // namespace qmdb

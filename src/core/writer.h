@@ -41,6 +41,12 @@ struct Batch {
 
 Batch merkleize_batch(WriterState &state, const Mutations &mutations, const std::optional<Bytes> &metadata);
 
+// The end of every `any` batch, unordered or ordered (writer spec §4.2
+// phases 3-4): raise the floor by b.user_steps + 1 moves, each active
+// Update found from the floor up copied verbatim to the tip, then the
+// commit. b.ops and b.diff hold the batch's own operations so far.
+void raise_floor_and_commit(WriterState &state, Batch &b, const std::optional<Bytes> &metadata);
+
 // The key -> location snapshot of a log, rebuilt by replaying [floor, size)
 // where floor is that of the last operation (which must be a commit).
 // `read` returns the operation at a location. Throws Error(DataCorrupted)
