@@ -19,7 +19,7 @@ DATA       = $(wildcard extension/*.sql) extension/pg_qmdb--0.1.0.control
 # then the 0.1.0 script and every upgrade script after it, in order, without
 # 0.1.0's CREATE SCHEMA (the control file's schema).
 # Add each new upgrade script to the chain.
-UPGRADE_CHAIN = extension/pg_qmdb--0.1.0.sql extension/pg_qmdb--0.1.0--0.2.0.sql extension/pg_qmdb--0.2.0--0.3.0.sql
+UPGRADE_CHAIN = extension/pg_qmdb--0.1.0.sql extension/pg_qmdb--0.1.0--0.2.0.sql extension/pg_qmdb--0.2.0--0.3.0.sql extension/pg_qmdb--0.3.0--0.4.0.sql
 DATA_built = build/pg_qmdb--$(EXTVERSION).sql
 
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))

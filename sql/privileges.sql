@@ -14,7 +14,7 @@ SELECT regress.err($$SELECT qmdb.drop_database('priv')$$);
 SELECT regress.err($$SELECT count(*) FROM qmdb.journal$$);
 SELECT regress.err($$DELETE FROM qmdb.databases$$);
 -- Harmless things are open: the catalog, the codecs, proof checking.
-SELECT name, size FROM qmdb.databases;
+SELECT name, size FROM qmdb.databases ORDER BY name;
 SELECT qmdb.version() IS NOT NULL AS version_ok;
 SELECT qmdb.verify_proof(sha256(''), '\x000000', 0, ARRAY['\x01']::bytea[]) AS verify_proof_runs;
 RESET ROLE;

@@ -23,6 +23,11 @@ db_kind_name(DbKind kind) {
 	return "unknown";
 }
 
+std::string
+db_kind_phrase(DbKind kind) {
+	return std::string(kind == DbKind::Keyless ? "a " : "an ") + db_kind_name(kind);
+}
+
 std::optional<DbKind>
 db_kind_from_name(const std::string &name) {
 	for (DbKind k : {DbKind::Any, DbKind::Ordered, DbKind::Immutable, DbKind::Keyless})
@@ -266,7 +271,7 @@ kind_tag(DbKind db, Reader &r) {
 		if (kind_has(db, k) && op_tag(db, k) == tag)
 			return k;
 	throw DecodeError(DecodeErrorKind::InvalidEnum,
-	                  "operation tag " + std::to_string(tag) + " in a " + db_kind_name(db) + " log");
+	                  "operation tag " + std::to_string(tag) + " in " + db_kind_phrase(db) + " log");
 }
 
 OpView

@@ -17,6 +17,8 @@ namespace qmdb {
 enum class DbKind : uint8_t { Any, Ordered, Immutable, Keyless };
 
 const char *db_kind_name(DbKind kind);
+// "an any", "an ordered", "an immutable", "a keyless": for messages.
+std::string db_kind_phrase(DbKind kind);
 // nullopt for a name that is none of any, ordered, immutable, keyless.
 std::optional<DbKind> db_kind_from_name(const std::string &name);
 inline bool

@@ -70,9 +70,18 @@ size_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 }
 
 OpFormat
-format_args(FunctionCallInfo fcinfo, int n) {
+format_args(FunctionCallInfo fcinfo, int n, int kind_arg) {
 	std::string encoding = text_arg(fcinfo, n, "encoding");
 	OpFormat format;
+	// An older schema's create_database has no kind argument: any.
+	if (kind_arg >= 0 && PG_NARGS() > kind_arg) {
+		std::string kind = text_arg(fcinfo, kind_arg, "kind");
+		std::optional<DbKind> k = db_kind_from_name(kind);
+		if (!k)
+			throw Error(ErrorCode::InvalidArgument,
+			            "kind must be 'any', 'ordered', 'immutable' or 'keyless', not '" + kind + "'");
+		format.kind = *k;
+	}
 	if (encoding == "fixed")
 		format.encoding = Encoding::Fixed;
 	else if (encoding != "variable")
@@ -162,11 +171,11 @@ operation_datums(const Operation &op, Datum *values, bool *nulls) {
 		nulls[i] = true;
 	values[0] = pg_call([&] { return CStringGetTextDatum(op_kind_name(op.kind)); });
 	nulls[0] = false;
-	if (op.kind != OpKind::CommitFloor) {
+	if (op.kind == OpKind::Update || op.kind == OpKind::Delete) {
 		values[1] = PointerGetDatum(to_bytea(op.key));
 		nulls[1] = false;
 	}
-	if (op.kind == OpKind::Update) {
+	if (op.kind == OpKind::Update || op.kind == OpKind::Append) {
 		values[2] = PointerGetDatum(to_bytea(op.value));
 		nulls[2] = false;
 	}

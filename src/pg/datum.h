@@ -31,8 +31,9 @@ std::string text_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Argument n as a non-negative bigint; Error(NullValue / InvalidArgument).
 uint64_t location_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Arguments n, n+1, n+2 as (encoding text, key_size int, value_size int):
-// a validated operation format; NULL sizes mean variable length.
-OpFormat format_args(FunctionCallInfo fcinfo, int n);
+// a validated operation format; NULL sizes mean variable length. With
+// kind_arg >= 0, that argument (when the call has it) names the kind.
+OpFormat format_args(FunctionCallInfo fcinfo, int n, int kind_arg = -1);
 // Argument n as bytea, or nullopt when NULL.
 std::optional<Bytes> opt_bytes_arg(FunctionCallInfo fcinfo, int n);
 // A bytea[] argument; NULL elements come back as nullopt.

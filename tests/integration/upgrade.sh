@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# ALTER EXTENSION pg_qmdb UPDATE from 0.1.0 (through 0.2.0 to 0.3.0): a source database keeps its
+# ALTER EXTENSION pg_qmdb UPDATE from 0.1.0 (through 0.2.0 and 0.3.0 to 0.4.0): a source database keeps its
 # root and verifies; a database whose sync was interrupted by the upgrade
 # loses the root it had claimed unverified, and its job resumes and completes;
 # verify_response is no longer PUBLIC's; the synced replica then catches up
-# (0.3.0) from the job row the update carried over.
+# (0.3.0) from the job row the update carried over; every database so far is
+# of kind any, and the other kinds (0.4.0) can be made.
 set -euo pipefail
 source "$(dirname "$0")/sync_lib.sh"
 
@@ -29,7 +30,8 @@ qo -c "WITH d AS (INSERT INTO qmdb.databases (name, encoding, key_size, value_si
 		SELECT id, 'd', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{$FIXED32}', $start, $start FROM d)
 	INSERT INTO qmdb.sync_peer_stats (db_id, peer, conninfo_masked, state) SELECT id, 1, 'peer', 'idle' FROM d" >/dev/null
 qo -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
-expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.3.0 "version after the update"
+expect_eq "$(qo -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" 0.4.0 "version after the update"
+expect_eq "$(qo -c "SELECT string_agg(DISTINCT kind, ',') FROM qmdb.databases")" any "the kind of the databases before 0.4.0"
 expect_eq "$(qo -c "SELECT root IS NULL FROM qmdb.databases WHERE name = 'd'")" t "no unverified root after the update"
 # \dx names schema qmdb, and the objects match a fresh install's exactly.
 expect_eq "$(qo -c "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pg_qmdb'")" qmdb "the extension's schema"
@@ -65,4 +67,7 @@ read -r root2 start2 end2 < <(target "$A" d)
 qo -c "SELECT qmdb.sync_start('d', ARRAY['$(peer "$A")'], decode('$root2', 'hex'), $start2, $end2)" >/dev/null
 expect_eq "$(qo -c "SELECT qmdb.sync_wait('d', '120 seconds')")" complete "the catch-up"
 expect_eq "$(qo -c "SELECT encode(qmdb.root('d'), 'hex') || ' ' || (SELECT ops_behind FROM qmdb.sync_status)")" "$root2 0" "caught up"
-echo "upgrade: 0.1.0 -> 0.3.0 kept a source, cleared an unverified root, resumed its sync, and caught the replica up"
+# A kind 0.4.0 brought, next to the old ones.
+expect_eq "$(qo -c "SELECT encode(root, 'hex') FROM qmdb.create_database('o', 'fixed', 32, 32, 'ordered')")" \
+	058e68ab381d74d82cd54bc8890015433d3bbb1cd8591c7e9870b2a8d774b03b "an ordered database after the update"
+echo "upgrade: 0.1.0 -> 0.4.0 kept a source, cleared an unverified root, resumed its sync, and caught the replica up"

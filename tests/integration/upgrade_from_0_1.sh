@@ -50,6 +50,7 @@ wait_for "$B" d complete
 sync_start "$B" e "$root" "$start" "$end" "$FIXED32, \"source_db\": \"d\"" "host=127.0.0.1 port=1 user=postgres"
 
 # This build, then the update.
+NEWEST=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO_ROOT/pg_qmdb.control")
 swap_library "$current"
 for port in "$A" "$B"; do
 	dir=$(node_dir "$port")
@@ -57,7 +58,7 @@ for port in "$A" "$B"; do
 	as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 	q "$port" -c "ALTER EXTENSION pg_qmdb UPDATE" >/dev/null
 	expect_eq "$(q "$port" -c "SELECT qmdb.version() || ' ' || extversion FROM pg_extension WHERE extname = 'pg_qmdb'")" \
-		"0.3.0 0.3.0" "library and schema after the update"
+		"$NEWEST $NEWEST" "library and schema after the update"
 done
 expect_eq "$(q "$B" -c "SELECT encode(qmdb.root('d'), 'hex')")" "$root" "the replica's root after the update"
 all_ok "$B" d

@@ -35,12 +35,12 @@ check_writable(const TableDatabase &db) {
 
 } // namespace
 
-// qmdb.create_database(name, encoding, key_size, value_size) -> (root, size, floor)
+// qmdb.create_database(name, encoding, key_size, value_size, kind) -> (root, size, floor)
 QMDB_FUNCTION(qmdb_create_database) {
 	std::string name = text_arg(fcinfo, 0, "name");
 	if (name.empty() || name.size() > 63)
 		throw Error(ErrorCode::InvalidArgument, "a database name has 1 to 63 bytes");
-	OpFormat format = format_args(fcinfo, 1);
+	OpFormat format = format_args(fcinfo, 1, 4);
 	CommitResult r;
 	{ // results are built after SPI_finish, in the caller's memory context
 		Spi spi;
@@ -71,6 +71,7 @@ QMDB_FUNCTION(qmdb_write) {
 		Spi spi;
 		TableDatabase db(spi, name, false, TableDatabase::Access::Any);
 		check_writable(db);
+		db.check_key_value_writes();
 		db.info().format.check_key(key);
 		if (value)
 			db.info().format.check_value(*value);
@@ -117,6 +118,69 @@ QMDB_FUNCTION(qmdb_apply_batch) {
 		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
 		check_writable(db);
 		r = db.apply(m, metadata);
+	}
+	return commit_result(fcinfo, r);
+}
+
+// The floor argument of set_batch and append_batch (NULL: the database's).
+static std::optional<uint64_t>
+floor_arg(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return location_arg(fcinfo, n, "floor");
+}
+
+// qmdb.set_batch(db, keys[], vals[], metadata, floor): an immutable
+// database's sets, in key order (the last of duplicate keys wins).
+QMDB_FUNCTION(qmdb_set_batch) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	auto keys = bytea_array_arg(fcinfo, 1, "keys");
+	auto vals = bytea_array_arg(fcinfo, 2, "vals");
+	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 3);
+	std::optional<uint64_t> floor = floor_arg(fcinfo, 4);
+	if (keys.size() != vals.size())
+		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" +
+		                                            std::to_string(keys.size()) + " keys, " +
+		                                            std::to_string(vals.size()) + " values)");
+	Mutations m;
+	for (size_t i = 0; i < keys.size(); i++) {
+		if (!keys[i])
+			throw Error(ErrorCode::NullValue, "keys[" + std::to_string(i + 1) + "] is NULL");
+		if (!vals[i])
+			throw Error(ErrorCode::NullValue,
+			            "vals[" + std::to_string(i + 1) + "] is NULL: an immutable database never deletes a key");
+		m[std::move(*keys[i])] = std::move(vals[i]);
+	}
+	CommitResult r;
+	{
+		Spi spi;
+		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
+		check_writable(db);
+		r = db.set_keys(m, metadata, floor);
+	}
+	return commit_result(fcinfo, r);
+}
+
+// qmdb.append_batch(db, vals[], metadata, floor): a keyless database's
+// appends, in the order given.
+QMDB_FUNCTION(qmdb_append_batch) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	auto vals = bytea_array_arg(fcinfo, 1, "vals");
+	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 2);
+	std::optional<uint64_t> floor = floor_arg(fcinfo, 3);
+	std::vector<Bytes> values;
+	values.reserve(vals.size());
+	for (size_t i = 0; i < vals.size(); i++) {
+		if (!vals[i])
+			throw Error(ErrorCode::NullValue, "vals[" + std::to_string(i + 1) + "] is NULL");
+		values.push_back(std::move(*vals[i]));
+	}
+	CommitResult r;
+	{
+		Spi spi;
+		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
+		check_writable(db);
+		r = db.append_values(values, metadata, floor);
 	}
 	return commit_result(fcinfo, r);
 }

@@ -133,6 +133,9 @@ QMDB_FUNCTION(qmdb_verify) {
 	Spi spi(true);
 	TableDatabase db(spi, name, false);
 	const DbInfo &info = db.info();
+	if (info.format.kind != DbKind::Any)
+		throw Error(ErrorCode::NotSupported, "qmdb.verify checks any databases only so far; \"" + name + "\" is " +
+		                                         db_kind_phrase(info.format.kind) + " one");
 	Progress progress(name);
 	auto report = [&](const char *check, bool ok, const std::string &detail) {
 		Datum v[3] = {text_datum(check), BoolGetDatum(ok), text_datum(detail)};
@@ -330,6 +333,7 @@ QMDB_FUNCTION(qmdb_get) {
 	{
 		Spi spi(true);
 		TableDatabase db(spi, name, false);
+		db.check_has_keys();
 		if (spi.exec("SELECT value FROM qmdb.state WHERE db_id = $1 AND key = $2",
 		             {int4_param(db.info().id), bytea_param(key)}) > 0)
 			value = spi.bytes(0, 0);
@@ -345,6 +349,7 @@ QMDB_FUNCTION(qmdb_entries) {
 	std::string name = text_arg(fcinfo, 0, "db");
 	Spi spi(true);
 	TableDatabase db(spi, name, false);
+	db.check_has_keys();
 	spi.open_cursor("SELECT key, value, loc FROM qmdb.state WHERE db_id = $1 ORDER BY key", {int4_param(db.info().id)});
 	for (uint64 n; (n = spi.fetch(1000)) > 0;) {
 		check_for_interrupts();

@@ -24,8 +24,8 @@ QMDB_FUNCTION(qmdb_hello) {
 		info = db.info();
 	}
 	const OpFormat &f = info.format;
-	Datum v[15];
-	bool n[15] = {};
+	Datum v[16];
+	bool n[16] = {};
 	v[0] = Int32GetDatum(PROTOCOL_VERSION);
 	v[1] = CStringGetTextDatum(PG_QMDB_VERSION);
 	v[2] = CStringGetTextDatum("sha256");
@@ -43,6 +43,7 @@ QMDB_FUNCTION(qmdb_hello) {
 	v[12] = Int64GetDatum(static_cast<int64>(info.floor));
 	v[13] = Int64GetDatum(static_cast<int64>(info.pruning_boundary));
 	v[14] = PointerGetDatum(to_bytea(info.root));
+	v[15] = CStringGetTextDatum(db_kind_name(f.kind)); // ignored by a 0.3.0 schema's 15 columns
 	return tuple_datum(fcinfo, v, n);
 }
 

@@ -705,14 +705,16 @@ ask_hello(const std::string &conninfo, const std::string &db) {
 	ask_peer(conninfo, db, "qmdb.hello",
 	         // The handshake function, so a peer need only grant what a sync uses.
 	         "SELECT pg_catalog.set_config('search_path', '', false), h.root, h.floor, h.size, "
-	         "h.encoding, h.key_size, h.value_size FROM qmdb.hello($1) h",
+	         "h.encoding, h.key_size, h.value_size, "
+	         "COALESCE(pg_catalog.to_jsonb(h) OPERATOR(pg_catalog.->>) 'kind', 'any') FROM qmdb.hello($1) h",
 	         {{"set_config", TEXTOID, true, 1024},
 	          {"root", BYTEAOID, true, 32, 32},
 	          {"floor", INT8OID, true, 8, 8},
 	          {"size", INT8OID, true, 8, 8},
 	          {"encoding", TEXTOID, true, 16},
 	          {"key_size", INT4OID, true, 4, 4, true},
-	          {"value_size", INT4OID, true, 4, 4, true}},
+	          {"value_size", INT4OID, true, 4, 4, true},
+	          {"coalesce", TEXTOID, true, 16}},
 	         [&](PGresult *res) {
 		         const uint8_t *r = reinterpret_cast<const uint8_t *>(PQgetvalue(res, 0, 1));
 		         answer.root.assign(r, r + 32);
@@ -730,6 +732,12 @@ ask_hello(const std::string &conninfo, const std::string &db) {
 		         answer.format.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
 		         answer.format.key_size = size(5);
 		         answer.format.value_size = size(6);
+		         std::string kind(PQgetvalue(res, 0, 7), static_cast<size_t>(PQgetlength(res, 0, 7)));
+		         std::optional<DbKind> k = db_kind_from_name(kind);
+		         if (!k)
+			         throw Error(ErrorCode::PeerMisbehaved,
+			                     "the peer answered an unknown database kind: " + peer_text(kind.c_str()));
+		         answer.format.kind = *k;
 	         });
 	try {
 		answer.format.validate();
@@ -772,6 +780,10 @@ options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const 
 			errors += (errors.empty() ? "" : "; ") + ("peer " + std::to_string(i + 1) + ": " + e.what());
 			continue;
 		}
+		if (a.format.kind != DbKind::Any)
+			throw Error(ErrorCode::NotSupported, "\"" + remote_db + "\" on peer " + std::to_string(i + 1) + " is " +
+			                                         db_kind_phrase(a.format.kind) +
+			                                         " database: only any databases can be synced so far");
 		spi.exec(
 		    "SELECT ($1::jsonb || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('encoding', $2::text, "
 		    "'key_size', $3::int4, 'value_size', $4::int4)))::text",

@@ -10,8 +10,13 @@
 namespace qmdb::pg {
 
 static OpFormat
-format_of(const std::string &encoding, std::optional<int64> key_size, std::optional<int64> value_size) {
+format_of(const std::string &kind, const std::string &encoding, std::optional<int64> key_size,
+          std::optional<int64> value_size) {
 	OpFormat f;
+	std::optional<DbKind> k = db_kind_from_name(kind);
+	if (!k)
+		throw Error(ErrorCode::DataCorrupted, "unknown database kind \"" + kind + "\"");
+	f.kind = *k;
 	f.encoding = encoding == "fixed" ? Encoding::Fixed : Encoding::Variable;
 	if (key_size)
 		f.key_size = static_cast<uint32_t>(*key_size);
@@ -21,15 +26,19 @@ format_of(const std::string &encoding, std::optional<int64> key_size, std::optio
 }
 
 TableDatabase::TableDatabase(Spi &spi, const std::string &name, bool lock, Access access) : spi_(spi) {
+	// A schema from before 0.4.0 (this library, before ALTER EXTENSION
+	// UPDATE) has no kind column: every database there is `any`.
 	const char *sql_lock = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
-	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1 FOR UPDATE";
+	                       "active_keys, root, role, COALESCE(pg_catalog.to_jsonb(d) ->> 'kind', 'any') "
+	                       "FROM qmdb.databases d WHERE name = $1 FOR UPDATE";
 	const char *sql_read = "SELECT id, encoding, key_size::int8, value_size::int8, size, floor, pruning_boundary, "
-	                       "active_keys, root, role FROM qmdb.databases WHERE name = $1";
+	                       "active_keys, root, role, COALESCE(pg_catalog.to_jsonb(d) ->> 'kind', 'any') "
+	                       "FROM qmdb.databases d WHERE name = $1";
 	if (spi_.exec(lock ? sql_lock : sql_read, {text_param(name)}) == 0)
 		throw Error(ErrorCode::NotFound, "qmdb database \"" + name + "\" does not exist");
 	info_.id = static_cast<int32>(spi_.i64(0, 0));
 	info_.name = name;
-	info_.format = format_of(spi_.str(0, 1), spi_.opt_int8(0, 2), spi_.opt_int8(0, 3));
+	info_.format = format_of(spi_.str(0, 10), spi_.str(0, 1), spi_.opt_int8(0, 2), spi_.opt_int8(0, 3));
 	info_.size = static_cast<uint64_t>(spi_.i64(0, 4));
 	info_.floor = static_cast<uint64_t>(spi_.i64(0, 5));
 	info_.pruning_boundary = static_cast<uint64_t>(spi_.i64(0, 6));
@@ -64,10 +73,23 @@ TableDatabase::create(Spi &spi, const std::string &name, const OpFormat &format)
 	Mmr mmr;
 	mmr.append(hasher, nodes, op);
 	Digest root = mmr.root(hasher, 0);
-	spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, root) "
-	         "VALUES ($1, $2, $3, $4, 1, 0, $5) RETURNING id",
-	         {text_param(name), text_param(encoding_name(format.encoding)), opt_int4_param(format.key_size),
-	          opt_int4_param(format.value_size), bytea_param(root)});
+	// Before 0.4.0's schema (no kind column), only `any` databases.
+	spi.exec(
+	    "SELECT count(*)::int4 FROM pg_catalog.pg_attribute WHERE attrelid = 'qmdb.databases'::pg_catalog.regclass "
+	    "AND attname = 'kind' AND NOT attisdropped",
+	    {});
+	bool has_kind = spi.i32(0, 0) > 0;
+	if (!has_kind && format.kind != DbKind::Any)
+		require_current_schema(spi);
+	std::vector<Param> params = {text_param(name), text_param(encoding_name(format.encoding)),
+	                             opt_int4_param(format.key_size), opt_int4_param(format.value_size), bytea_param(root)};
+	if (has_kind)
+		params.push_back(text_param(db_kind_name(format.kind)));
+	spi.exec(has_kind ? "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, root, kind) "
+	                    "VALUES ($1, $2, $3, $4, 1, 0, $5, $6) RETURNING id"
+	                  : "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, root) "
+	                    "VALUES ($1, $2, $3, $4, 1, 0, $5) RETURNING id",
+	         params);
 	int64 id = spi.i32(0, 0);
 	spi.exec("INSERT INTO qmdb.journal (db_id, loc, ops) VALUES ($1, 0, $2)",
 	         {int4_param(static_cast<int32>(id)), bytea_param(op)});
@@ -231,8 +253,8 @@ struct StateChanges {
 	}
 };
 
-CommitResult
-TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
+void
+TableDatabase::check_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) const {
 	for (const auto &m : mutations) {
 		info_.format.check_key(m.first);
 		if (m.second)
@@ -240,9 +262,87 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	}
 	if (metadata)
 		info_.format.check_value(*metadata, "metadata");
-	prefetch_locations(mutations);
-	Batch batch = merkleize_batch(*this, mutations, metadata);
+}
 
+void
+TableDatabase::check_kind(bool ok, const char *instead) const {
+	if (!ok)
+		throw Error(ErrorCode::WrongKind, "qmdb database \"" + info_.name + "\" is " +
+		                                      db_kind_phrase(info_.format.kind) + " database: use " + instead);
+}
+
+static const char *
+writer_of(DbKind kind) {
+	switch (kind) {
+	case DbKind::Immutable:
+		return "qmdb.set_batch";
+	case DbKind::Keyless:
+		return "qmdb.append_batch";
+	default:
+		return "qmdb.apply_batch, or qmdb.write and qmdb.commit";
+	}
+}
+
+void
+TableDatabase::check_key_value_writes() const {
+	check_kind(info_.format.kind == DbKind::Any || info_.format.kind == DbKind::Ordered, writer_of(info_.format.kind));
+}
+
+void
+TableDatabase::check_has_keys() const {
+	if (!db_kind_has_keys(info_.format.kind))
+		throw Error(ErrorCode::WrongKind,
+		            "qmdb database \"" + info_.name + "\" is a keyless database: it has no keys (see qmdb.operations)");
+}
+
+CommitResult
+TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
+	check_key_value_writes();
+	check_batch(mutations, metadata);
+	prefetch_locations(mutations);
+	return commit_batch(info_.format.kind == DbKind::Ordered ? merkleize_ordered_batch(*this, mutations, metadata)
+	                                                         : merkleize_batch(*this, mutations, metadata));
+}
+
+CommitResult
+TableDatabase::set_keys(const Mutations &sets, const std::optional<Bytes> &metadata, std::optional<uint64_t> floor) {
+	check_kind(info_.format.kind == DbKind::Immutable, writer_of(info_.format.kind));
+	check_batch(sets, metadata);
+	prefetch_locations(sets);
+	return commit_batch(set_batch(*this, sets, metadata, floor.value_or(info_.floor)));
+}
+
+CommitResult
+TableDatabase::append_values(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata,
+                             std::optional<uint64_t> floor) {
+	check_kind(info_.format.kind == DbKind::Keyless, writer_of(info_.format.kind));
+	for (const Bytes &v : values)
+		info_.format.check_value(v);
+	if (metadata)
+		info_.format.check_value(*metadata, "metadata");
+	return commit_batch(append_batch(*this, values, metadata, floor.value_or(info_.floor)));
+}
+
+std::optional<Bytes>
+TableDatabase::live_key_after(const Bytes *key) {
+	uint64 n =
+	    key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 1",
+	                    {int4_param(info_.id), bytea_param(*key)})
+	        : spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key LIMIT 1", {int4_param(info_.id)});
+	return n ? std::optional<Bytes>(spi_.bytes(0, 0)) : std::nullopt;
+}
+
+std::optional<Bytes>
+TableDatabase::live_key_before(const Bytes *key) {
+	uint64 n = key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key < $2 ORDER BY key DESC LIMIT 1",
+	                           {int4_param(info_.id), bytea_param(*key)})
+	               : spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key DESC LIMIT 1",
+	                           {int4_param(info_.id)});
+	return n ? std::optional<Bytes>(spi_.bytes(0, 0)) : std::nullopt;
+}
+
+CommitResult
+TableDatabase::commit_batch(const Batch &batch) {
 	std::vector<Bytes> encoded;
 	encoded.reserve(batch.ops.size());
 	for (const Operation &op : batch.ops)
@@ -313,7 +413,7 @@ TableDatabase::advance_replica(uint64_t end) {
 				floor = op.floor;
 			else if (op.kind == OpKind::Update)
 				last[op.key] = {loc, std::move(op.value)};
-			else
+			else if (op.kind == OpKind::Delete)
 				last[op.key] = {loc, std::nullopt};
 		}
 		ops.clear();

@@ -9,7 +9,9 @@
 #include "journal_table.h"
 #include "node_table.h"
 
+#include "core/log_writer.h"
 #include "core/memory_db.h"
+#include "core/ordered_writer.h"
 #include "core/serve.h"
 #include "core/writer.h"
 
@@ -48,7 +50,7 @@ bitmap_bit(const Bytes &row, uint64_t loc) {
 	return i / 8 < row.size() && ((row[i / 8] >> (i % 8)) & 1);
 }
 
-class TableDatabase : public WriterState, public ServeSource {
+class TableDatabase : public OrderedWriterState, public ServeSource {
 public:
 	// Which databases a caller may open: Verified refuses (NotReady) a
 	// database whose first sync has not completed, which holds no verified
@@ -69,7 +71,17 @@ public:
 
 	// Merkleize and append one batch, update state and catalog. All in the
 	// caller's transaction: an abort leaves no trace.
+	// An `any` or `ordered` batch.
 	CommitResult apply(const Mutations &mutations, const std::optional<Bytes> &metadata);
+	// An `immutable` batch of sets, and a `keyless` batch of appends, each
+	// committed at the caller's floor (nullopt: the database's).
+	CommitResult set_keys(const Mutations &sets, const std::optional<Bytes> &metadata, std::optional<uint64_t> floor);
+	CommitResult append_values(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata,
+	                           std::optional<uint64_t> floor);
+	// Throws WrongKind unless the kind takes key-value batches (any, ordered).
+	void check_key_value_writes() const;
+	// Throws WrongKind for a kind without keys (keyless): get, entries.
+	void check_has_keys() const;
 	// Drop operations below `loc` (<= floor); returns the new boundary.
 	uint64_t prune(uint64_t loc);
 	// A replica publishes the verified operations of [size, end) its sync
@@ -87,6 +99,9 @@ public:
 	// The Update at `loc` if it is some key's current one, else a commit
 	// placeholder: the writer only needs to tell active Updates apart.
 	Operation read(uint64_t loc) override;
+	// OrderedWriterState: the committed live keys, from the state's index.
+	std::optional<Bytes> live_key_after(const Bytes *key) override;
+	std::optional<Bytes> live_key_before(const Bytes *key) override;
 
 	// ServeSource
 	uint64_t pruning_boundary() const override { return info_.pruning_boundary; }
@@ -108,6 +123,11 @@ public:
 
 private:
 	void prefetch_locations(const Mutations &mutations);
+	void check_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) const;
+	// Throws WrongKind naming the functions for this kind (`instead`) unless ok.
+	void check_kind(bool ok, const char *instead) const;
+	// Append a merkleized batch: journal, tree, state, bitmap, catalog.
+	CommitResult commit_batch(const Batch &batch);
 	Bytes &bitmap_chunk(uint64_t index);
 
 	Spi &spi_;

@@ -17,7 +17,9 @@ namespace qmdb::pg {
 
 static const char *HELLO_SQL =
     "SELECT pg_catalog.set_config('search_path', '', false), h.protocol_version, h.hasher, h.family, "
-    "h.encoding, h.key_size, h.value_size, h.max_ops FROM qmdb.hello($1) h";
+    "h.encoding, h.key_size, h.value_size, h.max_ops, "
+    // A peer from before 0.4.0 states no kind: its databases are all `any`.
+    "COALESCE(pg_catalog.to_jsonb(h) OPERATOR(pg_catalog.->>) 'kind', 'any') FROM qmdb.hello($1) h";
 static const char *SERVE_SQL = "SELECT qmdb.serve($1, $2)";
 static const char *CHECKPOINT_SQL = "SELECT qmdb.checkpoint($1)";
 constexpr int PROTOCOL_VERSION = 1;
@@ -190,7 +192,8 @@ Peer::check_hello(PGresult *res) {
 	                                             {"encoding", TEXTOID, false, 64},
 	                                             {"key_size", INT4OID, false, 11, -1, true},
 	                                             {"value_size", INT4OID, false, 11, -1, true},
-	                                             {"max_ops", INT8OID, false, 20}});
+	                                             {"max_ops", INT8OID, false, 20},
+	                                             {"coalesce", TEXTOID, false, 64}});
 	if (!shape.empty()) {
 		handshake_error_ = "qmdb.hello failed: " + shape;
 		return;
@@ -219,6 +222,8 @@ Peer::check_hello(PGresult *res) {
 		mismatch("hasher", text(2), "sha256");
 	else if (text(3) != "mmr")
 		mismatch("family", text(3), "mmr");
+	else if (text(8) != db_kind_name(f.kind))
+		mismatch("the database's kind", text(8), db_kind_name(f.kind));
 	else if (text(4) != encoding_name(f.encoding))
 		mismatch("encoding", text(4), encoding_name(f.encoding));
 	else if (peer_size(5) != size_text(f.key_size))

@@ -1,0 +1,97 @@
+-- The QMDB family (family spec): ordered, immutable and keyless databases
+-- written through SQL reproduce the spec's derived vectors (§5) byte for
+-- byte, in both encodings; calls that do not fit a kind are refused.
+CREATE FUNCTION pg_temp.k(i int8) RETURNS bytea LANGUAGE sql AS $$ SELECT sha256(int8send(i)) $$;
+CREATE FUNCTION pg_temp.v(i int8, s int8) RETURNS bytea LANGUAGE sql AS $$ SELECT sha256(int8send(i) || int8send(s + 1)) $$;
+
+-- §5: the initial roots.
+SELECT kind, encoding, encode(c.root, 'hex') AS root
+  FROM (VALUES ('keyless', 'fixed', NULL, 8), ('keyless', 'variable', NULL, NULL),
+               ('immutable', 'fixed', 32, 32), ('immutable', 'variable', 32, 32),
+               ('ordered', 'fixed', 32, 32), ('ordered', 'variable', 32, 32)) f(kind, encoding, ks, vs),
+       qmdb.create_database(kind || '_' || encoding, encoding, ks, vs, kind) c;
+SELECT name, kind, encoding, key_size, value_size, size, floor FROM qmdb.databases WHERE kind <> 'any' ORDER BY name;
+
+-- §5.1 keyless: two appends; then one with metadata and floor 4.
+SELECT size, floor, encode(root, 'hex') AS root FROM qmdb.append_batch('keyless_fixed', ARRAY[int8send(5), int8send(6)]);
+SELECT size, floor, encode(root, 'hex') AS root FROM qmdb.append_batch('keyless_variable', ARRAY[int8send(5), int8send(6)]);
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.append_batch('keyless_fixed', ARRAY[int8send(7)], int8send(42), 4);
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.append_batch('keyless_variable', ARRAY[int8send(7)], int8send(42), 4);
+SELECT loc, kind, key, encode(value, 'hex') AS value, floor, encode(metadata, 'hex') AS metadata, encode(op, 'hex') AS op
+  FROM qmdb.operations('keyless_variable') ORDER BY loc;
+SELECT loc, kind, encode(op, 'hex') AS op FROM qmdb.operations('keyless_fixed') ORDER BY loc;
+
+-- §5.2 immutable: sets in key order; then metadata and floor 4.
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.set_batch('immutable_fixed', ARRAY[pg_temp.k(1), pg_temp.k(0)], ARRAY[pg_temp.v(1, 1), pg_temp.v(0, 1)]);
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.set_batch('immutable_variable', ARRAY[pg_temp.k(1), pg_temp.k(0)], ARRAY[pg_temp.v(1, 1), pg_temp.v(0, 1)]);
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.set_batch('immutable_fixed', ARRAY[pg_temp.k(2)], ARRAY[pg_temp.v(2, 2)], pg_temp.v(9, 9), 4);
+SELECT size, floor, encode(root, 'hex') AS root
+  FROM qmdb.set_batch('immutable_variable', ARRAY[pg_temp.k(2)], ARRAY[pg_temp.v(2, 2)], pg_temp.v(9, 9), 4);
+SELECT loc, kind, substr(encode(key, 'hex'), 1, 4) AS key, length(op) AS bytes FROM qmdb.operations('immutable_fixed') ORDER BY loc;
+-- A key set again gets another Set; reads see the newest.
+SELECT size FROM qmdb.set_batch('immutable_variable', ARRAY[pg_temp.k(0)], ARRAY[pg_temp.v(0, 7)]);
+SELECT qmdb.get('immutable_variable', pg_temp.k(0)) = pg_temp.v(0, 7) AS newest,
+       (SELECT count(*) FROM qmdb.entries('immutable_variable')) AS keys;
+
+-- §5.3 ordered: creates, a predecessor rewrite, a cyclic rewrite, moves.
+CREATE TABLE ordered_batches (n int, keys bytea[], vals bytea[]);
+INSERT INTO ordered_batches VALUES
+ (1, ARRAY[pg_temp.k(1), pg_temp.k(0)], ARRAY[pg_temp.v(1, 1), pg_temp.v(0, 1)]),
+ (2, ARRAY[pg_temp.k(2)], ARRAY[pg_temp.v(2, 1)]),
+ (3, ARRAY[pg_temp.k(0)], ARRAY[NULL]::bytea[]),
+ (4, ARRAY[pg_temp.k(1)], ARRAY[pg_temp.v(1, 2)]);
+CREATE FUNCTION pg_temp.run_ordered(db text) RETURNS TABLE (n int, size bigint, floor bigint, root text)
+LANGUAGE plpgsql AS $$
+DECLARE b record;
+BEGIN
+	FOR b IN SELECT * FROM ordered_batches ORDER BY 1 LOOP
+		RETURN QUERY SELECT b.n, c.size, c.floor, encode(c.root, 'hex') FROM qmdb.apply_batch(db, b.keys, b.vals) c;
+	END LOOP;
+END $$;
+SELECT * FROM pg_temp.run_ordered('ordered_fixed');
+SELECT * FROM pg_temp.run_ordered('ordered_variable');
+-- Each live key's Update names the next live key, cyclically.
+SELECT loc, kind, substr(encode(key, 'hex'), 1, 4) AS key, substr(encode(substr(op, 66, 32), 'hex'), 1, 4) AS next_key
+  FROM qmdb.operations('ordered_fixed') WHERE loc >= 10 ORDER BY loc;
+SELECT substr(encode(key, 'hex'), 1, 4) AS key, loc FROM qmdb.entries('ordered_variable');
+-- The staged writes of qmdb.write and qmdb.commit take the same path.
+SELECT size FROM qmdb.create_database('ordered_staged', 'variable', 32, 32, 'ordered');
+BEGIN;
+SELECT qmdb.write('ordered_staged', pg_temp.k(1), pg_temp.v(1, 1)), qmdb.write('ordered_staged', pg_temp.k(0), pg_temp.v(0, 1));
+SELECT size, encode(root, 'hex') AS root FROM qmdb.commit('ordered_staged');
+COMMIT;
+
+-- Calls that do not fit a kind (SQLSTATE 42809), and floors out of bounds.
+SELECT regress.err($$SELECT qmdb.apply_batch('keyless_fixed', ARRAY['\x01']::bytea[], ARRAY['\x01']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.apply_batch('immutable_fixed', ARRAY[pg_temp.k(1)], ARRAY[pg_temp.v(1, 1)])$$);
+SELECT regress.err($$SELECT qmdb.write('keyless_variable', '\x01', '\x01')$$);
+SELECT regress.err($$SELECT qmdb.set_batch('ordered_fixed', ARRAY[pg_temp.k(1)], ARRAY[pg_temp.v(1, 1)])$$);
+SELECT regress.err($$SELECT qmdb.append_batch('immutable_fixed', ARRAY[int8send(1)])$$);
+SELECT regress.err($$SELECT qmdb.get('keyless_fixed', '\x01')$$);
+SELECT regress.err($$SELECT * FROM qmdb.entries('keyless_fixed')$$);
+SELECT regress.err($$SELECT qmdb.set_batch('immutable_fixed', ARRAY[pg_temp.k(5)], ARRAY[NULL]::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY[int8send(1)], NULL, 3)$$);
+SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY[int8send(1)], NULL, 8)$$);
+SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY['\x01']::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY[NULL]::bytea[])$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'fixed', 8, 8, 'keyless')$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'fixed', NULL, NULL, 'keyless')$$);
+SELECT regress.err($$SELECT qmdb.create_database('x', 'variable', NULL, NULL, 'current')$$);
+SELECT regress.err($$SELECT * FROM qmdb.verify('ordered_fixed')$$);
+-- Nothing above wrote anything.
+SELECT name, size, floor FROM qmdb.databases WHERE kind <> 'any' ORDER BY name;
+-- A keyless batch's floor may be as high as its own commit (one append at
+-- 6, the commit at 7) and lets pruning go that far.
+SELECT size, floor FROM qmdb.append_batch('keyless_fixed', ARRAY[int8send(8)], NULL, 5);
+SELECT qmdb.prune('keyless_fixed', 5);
+SELECT loc, kind FROM qmdb.operations('keyless_fixed') ORDER BY loc;
+-- The handshake states each kind.
+SELECT name, (qmdb.hello(name)).kind FROM qmdb.databases WHERE name IN ('var9', 'keyless_fixed', 'immutable_fixed', 'ordered_fixed') ORDER BY name;
+
+SELECT count(*) FROM (SELECT qmdb.drop_database(name) FROM qmdb.databases WHERE kind <> 'any') d;
+DROP TABLE ordered_batches;
