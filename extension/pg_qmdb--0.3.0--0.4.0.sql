@@ -63,3 +63,28 @@ COMMENT ON FUNCTION qmdb.create_database(text, text, integer, integer, text) IS 
 COMMENT ON FUNCTION qmdb.set_batch(text, bytea[], bytea[], bytea, bigint) IS 'Set keys of an immutable database and commit at a floor; returns the new root, size and floor';
 COMMENT ON FUNCTION qmdb.append_batch(text, bytea[], bytea, bigint) IS 'Append values to a keyless database and commit at a floor; returns the new root, size and floor';
 COMMENT ON FUNCTION qmdb.hello(text) IS 'The handshake a syncing peer reads: protocol, hasher, family, kind, format, limits, size, floor, root';
+
+-- The codecs and readers that name operations take the kind too, and show
+-- an ordered Update's next key.
+DROP FUNCTION qmdb.decode_operation(bytea, text, integer, integer);
+CREATE FUNCTION qmdb.decode_operation(op bytea, encoding text DEFAULT 'variable',
+	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL, db_kind text DEFAULT 'any',
+	OUT kind text, OUT key bytea, OUT value bytea, OUT floor bigint, OUT metadata bytea, OUT next_key bytea)
+	LANGUAGE c IMMUTABLE PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'qmdb_decode_operation';
+DROP FUNCTION qmdb.split_operations(bytea, bigint, text, integer, integer);
+CREATE FUNCTION qmdb.split_operations(ops bytea, loc bigint, encoding text DEFAULT 'variable',
+	key_size integer DEFAULT NULL, value_size integer DEFAULT NULL, db_kind text DEFAULT 'any')
+	RETURNS TABLE (loc bigint, op bytea)
+	LANGUAGE c IMMUTABLE PARALLEL SAFE ROWS 32
+	AS 'MODULE_PATHNAME', 'qmdb_split_operations';
+DROP FUNCTION qmdb.operations(text, bigint, bigint);
+CREATE FUNCTION qmdb.operations(db text, from_loc bigint DEFAULT NULL, to_loc bigint DEFAULT NULL)
+	RETURNS TABLE (loc bigint, kind text, key bytea, value bytea, floor bigint, metadata bytea, op bytea,
+		next_key bytea)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_operations';
+REVOKE ALL ON FUNCTION qmdb.operations(text, bigint, bigint) FROM PUBLIC;
+COMMENT ON FUNCTION qmdb.decode_operation(bytea, text, integer, integer, text) IS 'One encoded operation of a database kind: kind, key, value, floor, metadata, next key';
+COMMENT ON FUNCTION qmdb.split_operations(bytea, bigint, text, integer, integer, text) IS 'A journal row as one row per operation';
+COMMENT ON FUNCTION qmdb.operations(text, bigint, bigint) IS 'Operations in [from_loc, to_loc), decoded (from the pruning boundary by default)';

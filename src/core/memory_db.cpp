@@ -87,6 +87,11 @@ MemoryDb::apply(const Batch &batch) {
 			snapshot_.erase(d.first);
 	}
 	floor_ = batch.floor;
+	// Immutable: Sets below the floor are inactive (a replay from the floor
+	// does not see them).
+	if (format_.kind == DbKind::Immutable)
+		for (auto it = snapshot_.begin(); it != snapshot_.end();)
+			it = it->second < floor_ ? snapshot_.erase(it) : std::next(it);
 	return {root(), size(), floor_};
 }
 

@@ -51,10 +51,7 @@ op_kind_name(OpKind kind) {
 	return "unknown";
 }
 
-// The tag byte of an operation in a kind's log (family spec §1.1, §2.1,
-// §3.1): any and ordered D1 Delete, D2 Update, D3 CommitFloor; immutable
-// 00 Set, 01 Commit; keyless 00 Commit, 01 Append.
-static uint8_t
+uint8_t
 op_tag(DbKind db, OpKind op) {
 	switch (db) {
 	case DbKind::Any:

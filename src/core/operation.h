@@ -35,6 +35,10 @@ db_kind_has_keys(DbKind kind) {
 enum class OpKind : uint8_t { Delete = 0xD1, Update = 0xD2, CommitFloor = 0xD3, Append = 0xA0 };
 
 const char *op_kind_name(OpKind kind);
+// The tag byte of an operation in a kind's log (family spec §1.1, §2.1,
+// §3.1): any and ordered D1 Delete, D2 Update, D3 CommitFloor; immutable
+// 00 Set, 01 Commit; keyless 00 Commit, 01 Append.
+uint8_t op_tag(DbKind db, OpKind op);
 
 struct Operation {
 	OpKind kind = OpKind::CommitFloor;

@@ -189,6 +189,12 @@ operation_datums(const Operation &op, Datum *values, bool *nulls) {
 	}
 }
 
+void
+next_key_datum(const OpFormat &format, const Operation &op, Datum *value, bool *null) {
+	*null = !(format.kind == DbKind::Ordered && op.kind == OpKind::Update);
+	*value = *null ? (Datum)0 : PointerGetDatum(to_bytea(op.next_key));
+}
+
 Datum
 bytea_array_datum(const std::vector<Bytes> &items) {
 	std::vector<bytea *> parts;

@@ -45,6 +45,8 @@ Datum tuple_datum(FunctionCallInfo fcinfo, Datum *values, bool *nulls);
 // An operation's SQL columns: kind, key, value, floor, metadata (NULL where
 // the kind has none).
 void operation_datums(const Operation &op, Datum *values, bool *nulls);
+// An ordered Update's next key, or NULL.
+void next_key_datum(const OpFormat &format, const Operation &op, Datum *value, bool *null);
 Datum bytea_array_datum(const std::vector<Bytes> &items);
 
 // Materialized set-returning function output, created before SPI connects.

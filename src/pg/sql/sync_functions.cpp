@@ -179,8 +179,8 @@ record_initial_checkpoint(Spi &spi, const std::string &db, const InitialCheckpoi
 std::string
 format_text(const OpFormat &f) {
 	auto size = [](const std::optional<uint32_t> &n) { return n ? std::to_string(*n) : std::string("variable"); };
-	return std::string(encoding_name(f.encoding)) + ", key_size " + size(f.key_size) + ", value_size " +
-	       size(f.value_size);
+	return std::string("kind ") + db_kind_name(f.kind) + ", " + encoding_name(f.encoding) + ", key_size " +
+	       size(f.key_size) + ", value_size " + size(f.value_size);
 }
 
 // What a catch-up appended beyond a replica's published size: never
@@ -227,12 +227,13 @@ start_catch_up(Spi &spi, const std::string &db, const std::vector<std::string> &
 	TableDatabase replica(spi, db, true, TableDatabase::Access::Any);
 	const DbInfo &info = replica.info();
 	// The format is the replica's: given options must agree with it.
-	spi.exec("SELECT ($1::jsonb ?| ARRAY['encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
+	spi.exec("SELECT ($1::jsonb ?| ARRAY['kind', 'encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
 	if (spi.i32(0, 0) == 0) {
 		spi.exec("SELECT ($1::jsonb || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('encoding', "
-		         "$2::text, 'key_size', $3::int4, 'value_size', $4::int4)))::text",
+		         "$2::text, 'key_size', $3::int4, 'value_size', $4::int4, 'kind', $5::text)))::text",
 		         {text_param(options), text_param(encoding_name(info.format.encoding)),
-		          opt_int4_param(info.format.key_size), opt_int4_param(info.format.value_size)});
+		          opt_int4_param(info.format.key_size), opt_int4_param(info.format.value_size),
+		          text_param(db_kind_name(info.format.kind))});
 		options = spi.str(0, 0);
 		opts = parse_sync_options(spi, options);
 	} else if (format_text(opts.format) != format_text(info.format)) {
@@ -252,10 +253,11 @@ start_catch_up(Spi &spi, const std::string &db, const std::vector<std::string> &
 		// The replica stays readable; the sync's completion replaces it in
 		// one transaction (see the worker's finalize).
 		spi.exec("INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, "
-		         "root, role) VALUES ('resync:' || $1::int4, $2, $3, $4, $5, $5, $5, NULL, 'syncing') RETURNING id",
+		         "root, role, kind) VALUES ('resync:' || $1::int4, $2, $3, $4, $5, $5, $5, NULL, 'syncing', $6) "
+		         "RETURNING id",
 		         {int4_param(info.id), text_param(encoding_name(info.format.encoding)),
 		          opt_int4_param(info.format.key_size), opt_int4_param(info.format.value_size),
-		          int8_param(static_cast<int64>(target.start))});
+		          int8_param(static_cast<int64>(target.start)), text_param(db_kind_name(info.format.kind))});
 		int32 fresh = spi.i32(0, 0);
 		insert_job(spi, fresh, db, peers, target, options, target.start, target.start);
 		notice("the target starts at " + std::to_string(target.start) + ", past replica \"" + db + "\"'s " +
@@ -336,7 +338,7 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	}
 	// No format given: the peers tell it (each hello states it); a peer
 	// that disagrees is refused at its handshake, as with a given format.
-	spi.exec("SELECT ($1::jsonb ?| ARRAY['encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
+	spi.exec("SELECT ($1::jsonb ?| ARRAY['kind', 'encoding', 'key_size', 'value_size'])::int4", {text_param(options)});
 	if (spi.i32(0, 0) == 0) {
 		options = options_with_peer_format(spi, peers, opts.source_db.empty() ? db : opts.source_db, options);
 		opts = parse_sync_options(spi, options);
@@ -344,10 +346,11 @@ QMDB_FUNCTION(qmdb_sync_start) {
 	spi.exec(
 	    // No root: nothing is verified until the sync completes (qmdb.root and
 	    // every read refuse a syncing database until then).
-	    "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role) "
-	    "VALUES ($1, $2, $3, $4, $5, $5, $5, NULL, 'syncing') RETURNING id",
+	    "INSERT INTO qmdb.databases (name, encoding, key_size, value_size, size, floor, pruning_boundary, root, role, "
+	    "kind) VALUES ($1, $2, $3, $4, $5, $5, $5, NULL, 'syncing', $6) RETURNING id",
 	    {text_param(db), text_param(encoding_name(opts.format.encoding)), opt_int4_param(opts.format.key_size),
-	     opt_int4_param(opts.format.value_size), int8_param(static_cast<int64>(start))});
+	     opt_int4_param(opts.format.value_size), int8_param(static_cast<int64>(start)),
+	     text_param(db_kind_name(opts.format.kind))});
 	int32 id = spi.i32(0, 0);
 	std::vector<Bytes> peer_bytes;
 	for (const auto &p : peers)
@@ -780,15 +783,11 @@ options_with_peer_format(Spi &spi, const std::vector<std::string> &peers, const 
 			errors += (errors.empty() ? "" : "; ") + ("peer " + std::to_string(i + 1) + ": " + e.what());
 			continue;
 		}
-		if (a.format.kind != DbKind::Any)
-			throw Error(ErrorCode::NotSupported, "\"" + remote_db + "\" on peer " + std::to_string(i + 1) + " is " +
-			                                         db_kind_phrase(a.format.kind) +
-			                                         " database: only any databases can be synced so far");
 		spi.exec(
 		    "SELECT ($1::jsonb || pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('encoding', $2::text, "
-		    "'key_size', $3::int4, 'value_size', $4::int4)))::text",
+		    "'key_size', $3::int4, 'value_size', $4::int4, 'kind', $5::text)))::text",
 		    {text_param(options), text_param(encoding_name(a.format.encoding)), opt_int4_param(a.format.key_size),
-		     opt_int4_param(a.format.value_size)});
+		     opt_int4_param(a.format.value_size), text_param(db_kind_name(a.format.kind))});
 		return spi.str(0, 0);
 	}
 	throw Error(ErrorCode::PeerUnavailable, printable_peer_text("no peer stated the database's format (" + errors +

@@ -79,29 +79,30 @@ QMDB_FUNCTION(qmdb_encode_target) {
 	PG_RETURN_BYTEA_P(to_bytea(bytes));
 }
 
-// qmdb.decode_operation(op, encoding, key_size, value_size)
-//   -> (kind text, key bytea, value bytea, floor bigint, metadata bytea)
+// qmdb.decode_operation(op, encoding, key_size, value_size, db_kind)
+//   -> (kind text, key bytea, value bytea, floor bigint, metadata bytea, next_key bytea)
 // One operation in SQL terms; the state rebuild after a sync runs it once
 // per operation of a variable-size database.
 QMDB_FUNCTION(qmdb_decode_operation) {
 	if (PG_ARGISNULL(0))
 		throw Error(ErrorCode::NullValue, "op must not be NULL");
-	OpFormat format = format_args(fcinfo, 1);
+	OpFormat format = format_args(fcinfo, 1, 4);
 	Operation op = decode_op(format, bytea_view(PG_GETARG_BYTEA_PP(0)));
-	Datum values[5];
-	bool nulls[5];
+	Datum values[6];
+	bool nulls[6];
 	operation_datums(op, values, nulls);
+	next_key_datum(format, op, &values[5], &nulls[5]);
 	return tuple_datum(fcinfo, values, nulls);
 }
 
-// qmdb.split_operations(ops, loc, encoding, key_size, value_size) -> (loc, op)
+// qmdb.split_operations(ops, loc, encoding, key_size, value_size, db_kind) -> (loc, op)
 // A journal row's operations, one row each, numbered from the row's loc.
 QMDB_FUNCTION(qmdb_split_operations) {
 	RowSink sink(fcinfo);
 	if (PG_ARGISNULL(0))
 		throw Error(ErrorCode::NullValue, "ops must not be NULL");
 	uint64_t loc = location_arg(fcinfo, 1, "loc");
-	OpFormat format = format_args(fcinfo, 2);
+	OpFormat format = format_args(fcinfo, 2, 5);
 	for (ByteView op : split_ops(format, bytea_view(PG_GETARG_BYTEA_PP(0)))) {
 		Datum v[2] = {Int64GetDatum(static_cast<int64>(loc++)), PointerGetDatum(to_bytea(op))};
 		bool n[2] = {false, false};

@@ -135,42 +135,53 @@ drop_state_partition(Spi &spi, int32 db_id) {
 		spi.exec_once("DROP TABLE " + partition_name(db_id));
 }
 
-const char *
+std::string
 last_writes_query(const OpFormat &format) {
 	// Each Update or Delete in the range as (key, loc, live, value); $5 and
-	// $6 are the key and value sizes, $4 the encoding, $7 JOURNAL_WINDOW.
-	static const char *fixed_sizes =
-	    // Fixed sizes put the key and the value at fixed offsets in both
-	    // encodings (tag, key, value): plain substrings, no decoder call.
-	    "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
-	    "SELECT substr(o.op, 2, $5) AS key, o.loc, pg_catalog.get_byte(o.op, 0) = 210 AS live, "
-	    "substr(o.op, 2 + $5, $6) AS value FROM qmdb.journal j, qmdb.split_operations(j.ops, j.loc, $4, $5, $6) o "
-	    "WHERE j.db_id = $1 AND j.loc >= $2 - $2 % $7 AND j.loc < $3 AND o.loc >= $2 AND o.loc < $3 "
-	    "AND pg_catalog.get_byte(o.op, 0) IN (209, 210)) changes "
-	    "ORDER BY key, loc DESC) last WHERE live";
-	static const char *decoded =
-	    // OFFSET 0 keeps the decoder to one call per row (not one per column).
-	    "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
-	    "SELECT (d).key, loc, (d).kind = 'update' AS live, (d).value FROM ("
-	    "SELECT o.loc, qmdb.decode_operation(o.op, $4, $5, $6) d "
-	    "FROM qmdb.journal j, qmdb.split_operations(j.ops, j.loc, $4, $5, $6) o "
-	    "WHERE j.db_id = $1 AND j.loc >= $2 - $2 % $7 AND j.loc < $3 AND o.loc >= $2 AND o.loc < $3 OFFSET 0) ops "
-	    "WHERE (d).kind <> 'commit') changes "
-	    "ORDER BY key, loc DESC) last WHERE live";
-	static_assert(static_cast<int>(OpKind::Delete) == 209 && static_cast<int>(OpKind::Update) == 210,
-	              "the tags in the query above");
-	return format.key_size && format.value_size ? fixed_sizes : decoded;
+	// $6 are the key and value sizes, $4 the encoding, $7 JOURNAL_WINDOW;
+	// for kinds other than any, $8 the kind (the functions' 0.4.0 argument:
+	// an `any` database reads as before on an older schema too).
+	bool any = format.kind == DbKind::Any;
+	std::string kind_arg = any ? "" : ", $8";
+	std::string split = "qmdb.split_operations(j.ops, j.loc, $4, $5, $6" + kind_arg + ")";
+	if (format.key_size && format.value_size) {
+		// Fixed sizes put the key and the value at fixed offsets in both
+		// encodings (tag, key, value): plain substrings, no decoder call.
+		std::string update = std::to_string(op_tag(format.kind, OpKind::Update));
+		std::string tags = format.has(OpKind::Delete)
+		                       ? "(" + std::to_string(op_tag(format.kind, OpKind::Delete)) + ", " + update + ")"
+		                       : "(" + update + ")";
+		return "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
+		       "SELECT substr(o.op, 2, $5) AS key, o.loc, pg_catalog.get_byte(o.op, 0) = " +
+		       update + " AS live, substr(o.op, 2 + $5, $6) AS value FROM qmdb.journal j, " + split +
+		       " o WHERE j.db_id = $1 AND j.loc >= $2 - $2 % $7 AND j.loc < $3 AND o.loc >= $2 AND o.loc < $3 "
+		       "AND pg_catalog.get_byte(o.op, 0) IN " +
+		       tags +
+		       ") changes "
+		       "ORDER BY key, loc DESC) last WHERE live";
+	}
+	// OFFSET 0 keeps the decoder to one call per row (not one per column).
+	return "SELECT key, loc, value FROM (SELECT DISTINCT ON (key) key, loc, live, value FROM ("
+	       "SELECT (d).key, loc, (d).kind = 'update' AS live, (d).value FROM ("
+	       "SELECT o.loc, qmdb.decode_operation(o.op, $4, $5, $6" +
+	       kind_arg + ") d FROM qmdb.journal j, " + split +
+	       " o WHERE j.db_id = $1 AND j.loc >= $2 - $2 % $7 AND j.loc < $3 AND o.loc >= $2 AND o.loc < $3 OFFSET 0) "
+	       "ops WHERE (d).kind IN ('update', 'delete')) changes "
+	       "ORDER BY key, loc DESC) last WHERE live";
 }
 
 std::vector<Param>
 last_writes_params(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end) {
-	return {int4_param(db_id),
-	        int8_param(static_cast<int64>(floor)),
-	        int8_param(static_cast<int64>(end)),
-	        text_param(encoding_name(format.encoding)),
-	        opt_int4_param(format.key_size),
-	        opt_int4_param(format.value_size),
-	        int8_param(static_cast<int64>(JOURNAL_WINDOW))};
+	std::vector<Param> params = {int4_param(db_id),
+	                             int8_param(static_cast<int64>(floor)),
+	                             int8_param(static_cast<int64>(end)),
+	                             text_param(encoding_name(format.encoding)),
+	                             opt_int4_param(format.key_size),
+	                             opt_int4_param(format.value_size),
+	                             int8_param(static_cast<int64>(JOURNAL_WINDOW))};
+	if (format.kind != DbKind::Any)
+		params.push_back(text_param(db_kind_name(format.kind)));
+	return params;
 }
 
 namespace {
@@ -397,7 +408,7 @@ load_by_sort(Spi &spi, int32 db_id, const OpFormat &format, uint64_t floor, uint
              const std::function<void(uint64_t loc)> &live) {
 	// Sorting is maintenance work, like building an index: give it that budget.
 	spi.exec("SELECT pg_catalog.set_config('work_mem', pg_catalog.current_setting('maintenance_work_mem'), true)", {});
-	spi.open_cursor(last_writes_query(format), last_writes_params(db_id, format, floor, end));
+	spi.open_cursor(last_writes_query(format).c_str(), last_writes_params(db_id, format, floor, end));
 	std::string table = partition_table(db_id);
 	std::vector<Datum> rows;
 	uint64_t count = 0;

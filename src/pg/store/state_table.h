@@ -28,8 +28,9 @@ std::vector<int64> state_locations(int32 db_id, const std::vector<const Bytes *>
 // A replay from the floor, in SQL: for each key whose last Update or
 // Delete in [floor, end) is an Update, (key, loc, value) of that Update,
 // ordered by key. Sorts spill to disk past work_mem, so memory is bounded
-// at any size. Its parameters come from last_writes_params ($1 to $7).
-const char *last_writes_query(const OpFormat &format);
+// at any size. Its parameters come from last_writes_params ($1 to $7, and
+// $8 for kinds other than any).
+std::string last_writes_query(const OpFormat &format);
 std::vector<Param> last_writes_params(int32 db_id, const OpFormat &format, uint64_t floor, uint64_t end);
 
 // Build the database's partition from its journal: the last Update or

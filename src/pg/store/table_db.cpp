@@ -384,12 +384,13 @@ TableDatabase::commit_batch(const Batch &batch) {
 	set_active_bit(info_.size - 1, false);
 	set_active_bit(new_size - 1, true);
 	flush_bitmap();
+	uint64_t active_keys = batch.active_keys - retire_below_floor(info_.floor, batch.floor);
 	spi_.exec("UPDATE qmdb.databases SET size = $2, floor = $3, active_keys = $4, root = $5 WHERE id = $1",
 	          {id, int8_param(static_cast<int64>(new_size)), int8_param(static_cast<int64>(batch.floor)),
-	           int8_param(static_cast<int64>(batch.active_keys)), bytea_param(root)});
+	           int8_param(static_cast<int64>(active_keys)), bytea_param(root)});
 	info_.size = new_size;
 	info_.floor = batch.floor;
-	info_.active_keys = batch.active_keys;
+	info_.active_keys = active_keys;
 	info_.root = root;
 	return {root, new_size, batch.floor};
 }
@@ -449,6 +450,7 @@ TableDatabase::advance_replica(uint64_t end) {
 	set_active_bit(info_.size - 1, false);
 	set_active_bit(end - 1, true);
 	flush_bitmap();
+	active -= retire_below_floor(info_.floor, floor);
 	Mmr mmr(nodes_, end);
 	Digest root = mmr.root(hasher_, inactive_peaks(end, floor));
 	spi_.exec("UPDATE qmdb.databases SET size = $2, floor = $3, active_keys = $4, root = $5 WHERE id = $1",
@@ -459,6 +461,43 @@ TableDatabase::advance_replica(uint64_t end) {
 	info_.active_keys = active;
 	info_.root = root;
 	return {root, end, floor};
+}
+
+uint64_t
+TableDatabase::retire_below_floor(uint64_t from, uint64_t to) {
+	if (info_.format.kind != DbKind::Immutable || to <= from)
+		return 0;
+	uint64_t retired = 0;
+	constexpr uint64_t WINDOW = 4096;
+	for (uint64_t a = from; a < to; a += WINDOW) {
+		uint64_t b = std::min(to, a + WINDOW);
+		std::vector<uint64_t> active;
+		for (uint64_t loc = a; loc < b; loc++)
+			if (active_bit(loc))
+				active.push_back(loc);
+		if (active.empty())
+			continue;
+		std::vector<Bytes> ops = journal_.read(active.front(), active.back() + 1);
+		std::vector<Bytes> keys;
+		for (uint64_t loc : active) {
+			Operation op = decode_op(info_.format, ops[loc - active.front()]);
+			if (op.kind != OpKind::Update)
+				continue;
+			// Its bit says this Set is the key's current one: the key goes.
+			keys.push_back(std::move(op.key));
+			set_active_bit(loc, false);
+		}
+		std::vector<const Bytes *> refs;
+		for (const Bytes &k : keys)
+			refs.push_back(&k);
+		if (!refs.empty())
+			spi_.exec("DELETE FROM qmdb.state WHERE db_id = $1 AND key = ANY($2)",
+			          {int4_param(info_.id), bytea_array_param(refs)});
+		retired += keys.size();
+		flush_bitmap();
+		forget_bitmap_rows();
+	}
+	return retired;
 }
 
 uint64_t

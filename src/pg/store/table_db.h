@@ -128,6 +128,10 @@ private:
 	void check_kind(bool ok, const char *instead) const;
 	// Append a merkleized batch: journal, tree, state, bitmap, catalog.
 	CommitResult commit_batch(const Batch &batch);
+	// Immutable: a Set below the floor is inactive (a replay from the floor,
+	// as upstream's restart and sync, does not see it), so the keys whose
+	// current Set lies in [from, to) leave the state. Returns how many.
+	uint64_t retire_below_floor(uint64_t from, uint64_t to);
 	Bytes &bitmap_chunk(uint64_t index);
 
 	Spi &spi_;

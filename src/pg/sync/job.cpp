@@ -63,17 +63,17 @@ SyncOptions
 parse_sync_options(Spi &spi, const std::string &json) {
 	spi.exec("SELECT string_agg(k, ', ') FROM jsonb_object_keys($1::jsonb) k WHERE k NOT IN "
 	         "('max_outstanding_requests', 'fetch_batch_size', 'max_retained_roots', 'explicit_finish', "
-	         "'request_timeout', 'encoding', 'key_size', 'value_size', 'source_db', 'follow', 'trust')",
+	         "'request_timeout', 'kind', 'encoding', 'key_size', 'value_size', 'source_db', 'follow', 'trust')",
 	         {text_param(json)});
 	if (!spi.is_null(0, 0))
 		throw Error(ErrorCode::InvalidArgument, "unknown sync option: " + spi.str(0, 0) +
 		                                            " (known: max_outstanding_requests, fetch_batch_size, "
-		                                            "max_retained_roots, explicit_finish, request_timeout, encoding, "
-		                                            "key_size, value_size, source_db, follow, trust)");
+		                                            "max_retained_roots, explicit_finish, request_timeout, kind, "
+		                                            "encoding, key_size, value_size, source_db, follow, trust)");
 	spi.exec("SELECT (o->>'max_outstanding_requests')::int8, (o->>'fetch_batch_size')::int8, "
 	         "(o->>'max_retained_roots')::int8, (o->>'explicit_finish')::bool::int4::int8, "
 	         "(o->>'request_timeout')::float8::int8, o->>'encoding', (o->>'key_size')::int8, (o->>'value_size')::int8, "
-	         "o->>'source_db', (o->>'follow')::bool::int4::int8 FROM (SELECT $1::jsonb AS o) s",
+	         "o->>'source_db', (o->>'follow')::bool::int4::int8, o->>'kind' FROM (SELECT $1::jsonb AS o) s",
 	         {text_param(json)});
 	SyncOptions o;
 	auto bounded = [&](int col, const char *name, int64 lo, int64 hi, uint64_t &out) {
@@ -97,6 +97,12 @@ parse_sync_options(Spi &spi, const std::string &json) {
 	if (enc != "variable" && enc != "fixed")
 		throw Error(ErrorCode::InvalidArgument, "encoding must be 'variable' or 'fixed'");
 	o.format.encoding = enc == "fixed" ? Encoding::Fixed : Encoding::Variable;
+	if (!spi.is_null(0, 10)) {
+		std::optional<DbKind> kind = db_kind_from_name(spi.str(0, 10));
+		if (!kind)
+			throw Error(ErrorCode::InvalidArgument, "kind must be 'any', 'ordered', 'immutable' or 'keyless'");
+		o.format.kind = *kind;
+	}
 	uint64_t ks = 0, vs = 0;
 	bounded(6, "key_size", 1, 1024, ks);
 	bounded(7, "value_size", 1, 1 << 20, vs);

@@ -23,17 +23,11 @@ TableJournal::open(uint64_t start, uint64_t end) {
 	resize(start);
 }
 
-// An operation's first byte is its kind in either encoding.
-static bool
-is_commit(const Bytes &op) {
-	return !op.empty() && op[0] == static_cast<uint8_t>(OpKind::CommitFloor);
-}
-
 void
 TableJournal::append(const std::vector<Bytes> &ops) {
 	rows_.append(size_, ops);
 	for (size_t i = 0; i < ops.size(); i++)
-		if (is_commit(ops[i]))
+		if (!ops[i].empty() && ops[i][0] == commit_tag_)
 			committed_end_ = size_ + i + 1;
 	size_ += ops.size();
 }
@@ -45,7 +39,7 @@ TableJournal::scan_commits(uint64_t from) {
 		uint64_t to = std::min(size_, at + 1024);
 		std::vector<Bytes> ops = rows_.read(at, to);
 		for (size_t i = 0; i < ops.size(); i++)
-			if (is_commit(ops[i]))
+			if (!ops[i].empty() && ops[i][0] == commit_tag_)
 				committed_end_ = at + i + 1;
 	}
 }

@@ -12,7 +12,7 @@ namespace qmdb::pg {
 class TableJournal : public sync::Journal {
 public:
 	TableJournal(int32 db_id, const OpFormat &format, uint64_t start, uint64_t size)
-	    : rows_(db_id, format), start_(start), size_(size) {}
+	    : rows_(db_id, format), commit_tag_(op_tag(format.kind, OpKind::CommitFloor)), start_(start), size_(size) {}
 
 	void attach(Spi &spi) { rows_.attach(spi); }
 	// Upstream's reuse rules for [start, end): keep rows inside, drop the rest.
@@ -36,6 +36,7 @@ private:
 	void forget_read_ahead() { ahead_.clear(); }
 
 	JournalTable rows_;
+	uint8_t commit_tag_; // an operation's first byte is its tag in either encoding
 	uint64_t start_, size_;
 	uint64_t committed_end_ = 0;
 	// read() fetches a run of operations at a time: after a restart the
