@@ -16,6 +16,10 @@ SYNC_OPS=${SYNC_OPS:-1000000}
 # SYNC_VERIFY=1 also times qmdb.verify on the replica, with its peak memory.
 SYNC_LOGICAL=${SYNC_LOGICAL:-1}
 SYNC_VERIFY=${SYNC_VERIFY:-0}
+# SYNC_KIND: the kind of database synced (any, immutable, keyless), each
+# filled with 1000-write batches of new 32-byte keys and values (keyless:
+# values only) at floor 0, so every operation is synced.
+SYNC_KIND=${SYNC_KIND:-any}
 # wal_level=logical for the publisher of the logical replication baseline.
 # The replica keeps the default (replica): a subscriber needs no more, and
 # under logical a sync's state rebuild takes the slower, decodable way
@@ -31,8 +35,24 @@ start_node R2 replica2 "${BENCH_CONF[@]}"
 [ "$SYNC_LOGICAL" = 0 ] || start_node R3 replica3 "${BENCH_CONF[@]}"
 R=$R1
 
-echo "    writing $SYNC_OPS operations on the source..." >&2
-fill_keys "$S" d "$SYNC_OPS"
+echo "    writing $SYNC_OPS operations of a $SYNC_KIND database on the source..." >&2
+case $SYNC_KIND in
+any) fill_keys "$S" d "$SYNC_OPS" ; FORMAT=$FIXED32 ;;
+immutable)
+	FORMAT="$FIXED32, \"kind\": \"immutable\""
+	q "$S" -c "SELECT count(*) FROM qmdb.create_database('d', 'fixed', 32, 32, 'immutable')" \
+		-c "SELECT count(*) FROM (SELECT qmdb.set_batch('d',
+			ARRAY(SELECT sha256(int8send(b * 1000 + i)) FROM generate_series(1, 1000) i),
+			ARRAY(SELECT sha256(int8send(-b * 1000 - i)) FROM generate_series(1, 1000) i))
+			FROM generate_series(1, $SYNC_OPS / 1000) b) t" >/dev/null ;;
+keyless)
+	FORMAT='"kind": "keyless", "encoding": "fixed", "value_size": 32'
+	q "$S" -c "SELECT count(*) FROM qmdb.create_database('d', 'fixed', NULL, 32, 'keyless')" \
+		-c "SELECT count(*) FROM (SELECT qmdb.append_batch('d',
+			ARRAY(SELECT sha256(int8send(b * 1000 + i)) FROM generate_series(1, 1000) i))
+			FROM generate_series(1, $SYNC_OPS / 1000) b) t" >/dev/null ;;
+*) echo "SYNC_KIND must be any, immutable or keyless" >&2; exit 1 ;;
+esac
 op_rows "$S" d journal_rows
 read -r root start end < <(target "$S" d)
 ops=$((end - start))
@@ -91,7 +111,7 @@ watch_peak() {
 run_ours() {
 	local t0 t1 waiter
 	t0=$(now)
-	sync_start "$R" d "$root" "$start" "$end" "$FIXED32, \"fetch_batch_size\": 5000, \"max_outstanding_requests\": 8" "$(peer "$S")"
+	sync_start "$R" d "$root" "$start" "$end" "$FORMAT, \"fetch_batch_size\": 5000, \"max_outstanding_requests\": 8" "$(peer "$S")"
 	q "$R" -c "SELECT qmdb.sync_wait('d', '3600 seconds')" >"$(node_dir "$R")/wait.out" &
 	waiter=$!
 	watch_peak "$waiter" find_worker peak_kb
@@ -166,11 +186,13 @@ for stat in first median best; do
 	best) ours=$(maximum "${O[@]}") copy=$(maximum "${C[@]}") logical=$(maximum "${L[@]}") ;;
 	esac
 	r_copy=$(ratio "$ours" "$copy") r_logical=$(ratio "$ours" "$((logical > 0 ? logical : 1))")
-	printf '%-34s %14s %14s %8s\n' "sync vs COPY pipe ($stat, ops/s)" "$ours" "$copy" "${r_copy}x"
-	[ "$SYNC_LOGICAL" = 0 ] || printf '%-34s %14s %14s %8s\n' "sync vs logical rep. ($stat, ops/s)" "$ours" "$logical" "${r_logical}x"
+	what=sync
+	[ "$SYNC_KIND" = any ] || what="sync $SYNC_KIND"
+	printf '%-34s %14s %14s %8s\n' "$what vs COPY pipe ($stat, ops/s)" "$ours" "$copy" "${r_copy}x"
+	[ "$SYNC_LOGICAL" = 0 ] || printf '%-34s %14s %14s %8s\n' "$what vs logical rep. ($stat, ops/s)" "$ours" "$logical" "${r_logical}x"
 	if [ -n "${BENCH_CSV:-}" ]; then
-		echo "sync vs COPY pipe ($stat ops/s),$ours,$copy,$r_copy" >>"$BENCH_CSV"
-		[ "$SYNC_LOGICAL" = 0 ] || echo "sync vs logical replication ($stat ops/s),$ours,$logical,$r_logical" >>"$BENCH_CSV"
+		echo "$what vs COPY pipe ($stat ops/s),$ours,$copy,$r_copy" >>"$BENCH_CSV"
+		[ "$SYNC_LOGICAL" = 0 ] || echo "$what vs logical replication ($stat ops/s),$ours,$logical,$r_logical" >>"$BENCH_CSV"
 	fi
 done
 echo "  ($ops operations [$start, $end), $ROUNDS rounds; sync worker peak private memory $((peak_kb / 1024)) MiB)"

@@ -36,6 +36,10 @@ echo "==> serving proofs (random 1000-op ranges of a 1M-op database)"
 BENCH_CSV="$summary" bench/serve.sh
 echo "==> sync between two clusters (verified) vs COPY pipe and logical replication"
 BENCH_CSV="$summary" bench/sync.sh
+echo "==> the same sync of a keyless and of an immutable database (one round each)"
+for kind in keyless immutable; do
+	SYNC_KIND=$kind SYNC_ROUNDS=1 BENCH_CSV="$summary" bench/sync.sh
+done
 echo "==> live replicas: catch-up cost and follow lag"
 BENCH_CSV="$summary" bench/live.sh
 echo "==> scale: the sync at 1M and ${SCALE_OPS:-8000000} operations, default maintenance_work_mem"

@@ -6,14 +6,21 @@ namespace qmdb {
 
 OpView
 FirstSightings::read(const OpFormat &format, ByteView op) {
-	// Fixed sizes put an `any` key and value at fixed offsets in both
-	// encodings (tag, key, value): no decoding.
-	if (format.kind == DbKind::Any && format.key_size && format.value_size && op.size > 0 &&
-	    op[0] != static_cast<uint8_t>(OpKind::CommitFloor)) {
+	// Fixed sizes put the key and the value of an Update (and the key of
+	// a Delete) at fixed offsets in both encodings, after the tag: no
+	// decoding. (An ordered Update's next key follows; keyless has no keys.)
+	if (format.key_size && format.value_size && op.size > 0 && db_kind_has_keys(format.kind)) {
 		size_t k = *format.key_size, v = *format.value_size;
-		if (op.size >= 1 + k + v)
-			return OpView{
-			    static_cast<OpKind>(op[0]), ByteView(op.data + 1, k), ByteView(op.data + 1 + k, v), {}, 0, {}};
+		uint8_t tag = op[0];
+		bool update = tag == op_tag(format.kind, OpKind::Update);
+		bool remove = !update && format.has(OpKind::Delete) && tag == op_tag(format.kind, OpKind::Delete);
+		if ((update || remove) && op.size >= 1 + k + v)
+			return OpView{update ? OpKind::Update : OpKind::Delete,
+			              ByteView(op.data + 1, k),
+			              ByteView(op.data + 1 + k, v),
+			              {},
+			              0,
+			              {}};
 	}
 	return decode_op_view(format, op);
 }

@@ -63,7 +63,7 @@ fill_keys() {
 # one row per operation of DB's journal: the unverified baselines' data.
 op_rows() {
 	q "$1" -c "CREATE TABLE $3 AS SELECT j.db_id, o.loc, o.op FROM qmdb.databases d JOIN qmdb.journal j ON j.db_id = d.id,
-		qmdb.split_operations(j.ops, j.loc, d.encoding, d.key_size, d.value_size) o WHERE d.name = '$2'" \
+		qmdb.split_operations(j.ops, j.loc, d.encoding, d.key_size, d.value_size, d.kind) o WHERE d.name = '$2'" \
 		-c "ALTER TABLE $3 ADD PRIMARY KEY (db_id, loc)" >/dev/null
 }
 
