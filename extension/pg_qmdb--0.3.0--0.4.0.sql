@@ -88,3 +88,18 @@ REVOKE ALL ON FUNCTION qmdb.operations(text, bigint, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION qmdb.decode_operation(bytea, text, integer, integer, text) IS 'One encoded operation of a database kind: kind, key, value, floor, metadata, next key';
 COMMENT ON FUNCTION qmdb.split_operations(bytea, bigint, text, integer, integer, text) IS 'A journal row as one row per operation';
 COMMENT ON FUNCTION qmdb.operations(text, bigint, bigint) IS 'Operations in [from_loc, to_loc), decoded (from the pruning boundary by default)';
+
+-- Reads in key order: a range of live keys (every keyed kind), and an
+-- ordered database's span of a key (its own Update, or the predecessor's
+-- whose span shows it absent).
+CREATE FUNCTION qmdb.scan(db text, from_key bytea DEFAULT NULL, to_key bytea DEFAULT NULL)
+	RETURNS TABLE (key bytea, value bytea, loc bigint)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_scan';
+CREATE FUNCTION qmdb.span(db text, key bytea,
+	OUT span_key bytea, OUT value bytea, OUT next_key bytea, OUT loc bigint)
+	LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS 'MODULE_PATHNAME', 'qmdb_span';
+REVOKE ALL ON FUNCTION qmdb.scan(text, bytea, bytea), qmdb.span(text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION qmdb.scan(text, bytea, bytea) IS 'Live keys in [from_key, to_key) with their values and locations, in key order';
+COMMENT ON FUNCTION qmdb.span(text, bytea) IS 'In an ordered database: the live Update whose span [key, next_key) holds a key (its own when live)';

@@ -63,8 +63,22 @@ SELECT * FROM pg_temp.run_ordered('ordered_variable');
 SELECT loc, kind, substr(encode(key, 'hex'), 1, 4) AS key, substr(encode(substr(op, 66, 32), 'hex'), 1, 4) AS next_key
   FROM qmdb.operations('ordered_fixed') WHERE loc >= 10 ORDER BY loc;
 SELECT substr(encode(key, 'hex'), 1, 4) AS key, loc FROM qmdb.entries('ordered_variable');
+-- Reads in key order: a range scan, and spans. af55 was deleted: the span
+-- holding it is cd26's, which wraps around to cd04; cd04 is live; cd10
+-- falls in cd04's span. A proof of the span's operation checks against the
+-- root, so a client learns what the log says of the key.
+SELECT substr(encode(key, 'hex'), 1, 4) AS key, loc FROM qmdb.scan('ordered_variable', '\xcd', '\xcd20');
+SELECT substr(encode(key, 'hex'), 1, 4) AS key FROM qmdb.scan('ordered_variable', '\xcd10');
+SELECT k, substr(encode(s.span_key, 'hex'), 1, 4) AS span_key, substr(encode(s.next_key, 'hex'), 1, 4) AS next_key, s.loc,
+       s.value = qmdb.get('ordered_variable', s.span_key) AS value_is_live,
+       qmdb.verify_proof(d.root, (qmdb.proof('ordered_variable', d.size, s.loc, 1)).proof, s.loc,
+                         (qmdb.proof('ordered_variable', d.size, s.loc, 1)).operations) AS proven
+  FROM (VALUES ('af55', pg_temp.k(0)), ('cd04', pg_temp.k(2)), ('cd10', '\xcd10'::bytea)) q(k, key),
+       qmdb.span('ordered_variable', q.key) s, qmdb.databases d WHERE d.name = 'ordered_variable';
+
 -- The staged writes of qmdb.write and qmdb.commit take the same path.
 SELECT size FROM qmdb.create_database('ordered_staged', 'variable', 32, 32, 'ordered');
+SELECT qmdb.span('ordered_staged', '\x00') IS NULL AS no_key_no_span;
 BEGIN;
 SELECT qmdb.write('ordered_staged', pg_temp.k(1), pg_temp.v(1, 1)), qmdb.write('ordered_staged', pg_temp.k(0), pg_temp.v(0, 1));
 SELECT size, encode(root, 'hex') AS root FROM qmdb.commit('ordered_staged');
@@ -78,6 +92,8 @@ SELECT regress.err($$SELECT qmdb.set_batch('ordered_fixed', ARRAY[pg_temp.k(1)],
 SELECT regress.err($$SELECT qmdb.append_batch('immutable_fixed', ARRAY[int8send(1)])$$);
 SELECT regress.err($$SELECT qmdb.get('keyless_fixed', '\x01')$$);
 SELECT regress.err($$SELECT * FROM qmdb.entries('keyless_fixed')$$);
+SELECT regress.err($$SELECT * FROM qmdb.scan('keyless_fixed')$$);
+SELECT regress.err($$SELECT * FROM qmdb.span('immutable_fixed', '\x01')$$);
 SELECT regress.err($$SELECT qmdb.set_batch('immutable_fixed', ARRAY[pg_temp.k(5)], ARRAY[NULL]::bytea[])$$);
 SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY[int8send(1)], NULL, 3)$$);
 SELECT regress.err($$SELECT qmdb.append_batch('keyless_fixed', ARRAY[int8send(1)], NULL, 8)$$);

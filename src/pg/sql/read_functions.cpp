@@ -342,14 +342,9 @@ QMDB_FUNCTION(qmdb_get) {
 	return PointerGetDatum(to_bytea(*value));
 }
 
-// qmdb.entries(db) -> (key, value, loc) of every live key, in key order.
-QMDB_FUNCTION(qmdb_entries) {
-	RowSink sink(fcinfo);
-	std::string name = text_arg(fcinfo, 0, "db");
-	Spi spi(true);
-	TableDatabase db(spi, name, false);
-	db.check_has_keys();
-	spi.open_cursor("SELECT key, value, loc FROM qmdb.state WHERE db_id = $1 ORDER BY key", {int4_param(db.info().id)});
+// The rows of an open cursor of (key, value, loc), into the sink.
+static void
+put_entries(Spi &spi, RowSink &sink) {
 	for (uint64 n; (n = spi.fetch(1000)) > 0;) {
 		check_for_interrupts();
 		for (uint64 i = 0; i < n; i++) {
@@ -362,7 +357,78 @@ QMDB_FUNCTION(qmdb_entries) {
 		}
 	}
 	spi.close_cursor();
+}
+
+// qmdb.entries(db) -> (key, value, loc) of every live key, in key order.
+QMDB_FUNCTION(qmdb_entries) {
+	RowSink sink(fcinfo);
+	std::string name = text_arg(fcinfo, 0, "db");
+	Spi spi(true);
+	TableDatabase db(spi, name, false);
+	db.check_has_keys();
+	spi.open_cursor("SELECT key, value, loc FROM qmdb.state WHERE db_id = $1 ORDER BY key", {int4_param(db.info().id)});
+	put_entries(spi, sink);
 	return (Datum)0;
+}
+
+// qmdb.scan(db, from_key, to_key) -> (key, value, loc) of the live keys in
+// [from_key, to_key), in key order (NULL: unbounded). One index range scan.
+QMDB_FUNCTION(qmdb_scan) {
+	RowSink sink(fcinfo);
+	std::string name = text_arg(fcinfo, 0, "db");
+	std::optional<Bytes> from = opt_bytes_arg(fcinfo, 1), to = opt_bytes_arg(fcinfo, 2);
+	Spi spi(true);
+	TableDatabase db(spi, name, false);
+	db.check_has_keys();
+	spi.open_cursor("SELECT key, value, loc FROM qmdb.state WHERE db_id = $1 AND ($2::bytea IS NULL OR key >= $2) "
+	                "AND ($3::bytea IS NULL OR key < $3) ORDER BY key",
+	                {int4_param(db.info().id), from ? bytea_param(*from) : null_bytea_param(),
+	                 to ? bytea_param(*to) : null_bytea_param()});
+	put_entries(spi, sink);
+	return (Datum)0;
+}
+
+// qmdb.span(db, key) -> (span_key, value, next_key, loc): in an ordered
+// database, the live key's Update whose span [key, next_key) (cyclic, as
+// upstream's get_span) holds `key`: the key's own Update when it is live,
+// else its predecessor's, whose span shows it absent. NULL when the
+// database has no live key. qmdb.proof(db, size, loc, 1) proves that
+// operation is in the log.
+QMDB_FUNCTION(qmdb_span) {
+	std::string name = text_arg(fcinfo, 0, "db");
+	if (PG_ARGISNULL(1))
+		throw Error(ErrorCode::NullValue, "key must not be NULL");
+	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	std::optional<Operation> op;
+	uint64_t loc = 0;
+	bool empty = false;
+	{
+		Spi spi(true);
+		TableDatabase db(spi, name, false);
+		if (db.info().format.kind != DbKind::Ordered)
+			throw Error(ErrorCode::WrongKind, "qmdb database \"" + name + "\" is " +
+			                                      db_kind_phrase(db.info().format.kind) +
+			                                      " database: spans are an ordered database's");
+		qmdb::pg::Param id = int4_param(db.info().id);
+		// The largest live key at or below `key`, else (cyclic) the largest.
+		if (spi.exec("SELECT loc FROM qmdb.state WHERE db_id = $1 AND key <= $2 ORDER BY key DESC LIMIT 1",
+		             {id, bytea_param(key)}) == 0 &&
+		    spi.exec("SELECT loc FROM qmdb.state WHERE db_id = $1 ORDER BY key DESC LIMIT 1", {id}) == 0)
+			empty = true;
+		else {
+			loc = static_cast<uint64_t>(spi.i64(0, 0));
+			op = decode_op(db.info().format, db.read_ops(loc, loc + 1).at(0));
+		}
+	}
+	if (empty)
+		PG_RETURN_NULL();
+	if (op->kind != OpKind::Update)
+		throw Error(ErrorCode::DataCorrupted,
+		            "the state points at location " + std::to_string(loc) + ", which holds no Update");
+	Datum v[4] = {PointerGetDatum(to_bytea(op->key)), PointerGetDatum(to_bytea(op->value)),
+	              PointerGetDatum(to_bytea(op->next_key)), Int64GetDatum(static_cast<int64>(loc))};
+	bool n[4] = {false, false, false, false};
+	return tuple_datum(fcinfo, v, n);
 }
 
 // qmdb.root(db) -> the database's root.
