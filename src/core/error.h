@@ -24,7 +24,6 @@ enum class ErrorCode {
 	PermissionDenied,  // the caller may not do this (another role's sync job)
 	ReadOnly,          // a write to a replica (it changes only through sync)
 	WrongKind,         // a call that does not fit the database's kind (keyless has no keys)
-	NotSupported,      // a capability not built yet for this case
 	PeerUnavailable,   // a peer could not be reached, or refused, in time
 	PeerMisbehaved,    // a peer's answer broke the protocol (wrong shape, extra results)
 	Internal,          // a bug: an invariant did not hold

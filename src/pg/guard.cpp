@@ -44,8 +44,6 @@ sqlstate_for(ErrorCode code) {
 		return ERRCODE_READ_ONLY_SQL_TRANSACTION;
 	case ErrorCode::WrongKind:
 		return ERRCODE_WRONG_OBJECT_TYPE;
-	case ErrorCode::NotSupported:
-		return ERRCODE_FEATURE_NOT_SUPPORTED;
 	case ErrorCode::PeerUnavailable:
 		return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
 	case ErrorCode::PeerMisbehaved:
