@@ -13,7 +13,7 @@ source "$(dirname "$0")/sync_lib.sh"
 cd "$REPO_ROOT"
 
 work=$(make_workdir docs)
-trap 'rc=$?; rm -rf "$work"; (exit $rc); cleanup_nodes' EXIT
+trap 'rc=$?; rm -rf "$work"; cleanup_nodes "$rc"; exit "$rc"' EXIT
 blocks=0
 outputs=0
 for doc in README.md docs/*.md; do

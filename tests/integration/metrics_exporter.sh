@@ -22,8 +22,8 @@ exporter=$!
 stop_exporter() {
 	local rc=$?
 	kill "$exporter" 2>/dev/null || true
-	(exit "$rc")
-	cleanup_nodes
+	cleanup_nodes "$rc"
+	exit "$rc"
 }
 trap stop_exporter EXIT
 metrics=""

@@ -18,8 +18,8 @@ stop_peer() {
 	local rc=$?
 	kill "$HP_PID" 2>/dev/null || true
 	rm -f "$HP_LOG"
-	(exit "$rc")
-	cleanup_nodes
+	cleanup_nodes "$rc"
+	exit "$rc"
 }
 trap stop_peer EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HP_PORT") 2>/dev/null && break; sleep 0.05; done

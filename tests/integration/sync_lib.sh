@@ -4,8 +4,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 NODES=()
+# cleanup_nodes [RC]: stop and remove every node (their logs' tails first
+# when RC, by default the exit status, says the script failed).
 cleanup_nodes() {
-	local rc=$?
+	local rc=${1:-$?}
 	for dir in "${NODES[@]}"; do
 		[ "$rc" -ne 0 ] && { echo "--- $dir/server.log (tail)"; tail -15 "$dir/server.log"; }
 		cluster_stop "$dir" immediate

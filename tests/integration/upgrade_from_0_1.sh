@@ -21,8 +21,8 @@ restore() {
 	local rc=$?
 	swap_library "$current"
 	rm -rf "$old" "$current"
-	(exit "$rc")
-	cleanup_nodes
+	cleanup_nodes "$rc" # (under set -e a failing command here would skip it)
+	exit "$rc"
 }
 trap restore EXIT
 
