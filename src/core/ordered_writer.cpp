@@ -1,6 +1,7 @@
 #include "ordered_writer.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "core_only.h" // last: fails if anything above pulled in PostgreSQL
@@ -38,16 +39,29 @@ private:
 		auto it = mutations_.find(key);
 		return it != mutations_.end() && !it->second; // a live key written None
 	}
-	std::optional<Bytes> surviving_after(const Bytes *k) {
-		std::optional<Bytes> x = state_.live_key_after(k);
-		while (x && deleted(*x))
-			x = state_.live_key_after(&*x);
-		return x;
-	}
-	std::optional<Bytes> surviving_before(const Bytes *k) {
-		std::optional<Bytes> x = state_.live_key_before(k);
-		while (x && deleted(*x))
-			x = state_.live_key_before(&*x);
+	// The first survivor after (before) *k. A walk over deleted keys
+	// remembers, for each one it passed, where it ended: a run of deletes is
+	// walked once, not once per key near it.
+	std::optional<Bytes> surviving_after(const Bytes *k) { return surviving(k, true); }
+	std::optional<Bytes> surviving_before(const Bytes *k) { return surviving(k, false); }
+	std::optional<Bytes> surviving(const Bytes *k, bool after) {
+		auto step = [&](const Bytes *from) {
+			return after ? state_.live_key_after(from) : state_.live_key_before(from);
+		};
+		std::map<Bytes, std::optional<Bytes>> &memo = after ? after_ : before_;
+		std::vector<Bytes> passed;
+		std::optional<Bytes> x = step(k);
+		while (x && deleted(*x)) {
+			auto known = memo.find(*x);
+			if (known != memo.end()) {
+				x = known->second;
+				break;
+			}
+			passed.push_back(*x);
+			x = step(&passed.back());
+		}
+		for (Bytes &p : passed)
+			memo[std::move(p)] = x;
 		return x;
 	}
 	std::optional<Bytes> created_after(const Bytes *k) const {
@@ -67,6 +81,7 @@ private:
 	OrderedWriterState &state_;
 	const Mutations &mutations_;
 	const std::vector<const Bytes *> &created_;
+	std::map<Bytes, std::optional<Bytes>> after_, before_; // deleted key -> first survivor past it
 };
 
 } // namespace

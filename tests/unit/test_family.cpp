@@ -370,3 +370,39 @@ TEST(FamilyWriters, CallerFloorIsChecked) {
 	EXPECT_EQ(immutable.size(), 5u);
 	EXPECT_EQ(immutable.get(bytes_of(to_digest(1))), bytes_of(to_val(1, 2)));
 }
+
+// A batch that deletes a long run of neighbouring keys walks the run once:
+// the navigation calls stay linear in the batch (a walk per key near the
+// run would make them quadratic).
+TEST(FamilyOrdered, RunsOfDeletesAreWalkedOnce) {
+	struct Counting : MemoryDb {
+		using MemoryDb::MemoryDb;
+		uint64_t calls = 0;
+		std::optional<Bytes> live_key_after(const Bytes *k) override {
+			calls++;
+			return MemoryDb::live_key_after(k);
+		}
+		std::optional<Bytes> live_key_before(const Bytes *k) override {
+			calls++;
+			return MemoryDb::live_key_before(k);
+		}
+	};
+	Counting db(format_of(DbKind::Ordered, Encoding::Variable, 8, 1));
+	Mutations all;
+	for (uint64_t i = 0; i < 3000; i++)
+		all[be8_bytes(i)] = Bytes{1};
+	db.apply_batch(all);
+	Mutations m;
+	for (uint64_t i = 1; i < 2999; i++)
+		m[be8_bytes(i)] = std::nullopt;
+	m[be8_bytes(0)] = Bytes{2};    // its next key lies past the run
+	m[be8_bytes(5000)] = Bytes{3}; // a create whose predecessor lies past it
+	db.calls = 0;
+	db.apply_batch(m);
+	EXPECT_LT(db.calls, 4u * 3000);
+	EXPECT_EQ(db.snapshot().size(), 3u);
+	// 0 -> 2999 -> 5000 -> 0, cyclically.
+	EXPECT_EQ(db.op(db.snapshot().at(be8_bytes(0))).next_key, be8_bytes(2999));
+	EXPECT_EQ(db.op(db.snapshot().at(be8_bytes(2999))).next_key, be8_bytes(5000));
+	EXPECT_EQ(db.op(db.snapshot().at(be8_bytes(5000))).next_key, be8_bytes(0));
+}
