@@ -10,14 +10,8 @@ start_node A a
 start_node B b
 fill_keys "$A" d 5000
 # A second and a third copy of the database on A, one of them lying.
-for db in good bad; do
-	as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres "$db"
-	as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
-		as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d "$db"
-done
-cluster_psql "$A" -d bad -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
-	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
-	    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+copy_databases "$A" good bad
+make_liar "$A" bad
 read -r root start end < <(target "$A" d)
 
 # The liar first, so it gets requests before it is found out.

@@ -111,14 +111,8 @@ done
 # 4. A lying copy of each kind (its serve flips a byte) next to an honest
 # one: the liar is banned, the sync completes. A copy of another kind under
 # the same name is refused at the handshake, naming both kinds.
-for db in bad other; do
-	as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$A" -U postgres "$db"
-	as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc postgres |
-		as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$A" -U postgres -d "$db"
-done
-cluster_psql "$A" -d bad -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
-	-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
-	    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+copy_databases "$A" bad other
+make_liar "$A" bad
 for db in o i l; do
 	read -r root start end < <(target "$A" "$db")
 	q "$B" -c "SELECT qmdb.drop_database('$db')" >/dev/null

@@ -70,6 +70,24 @@ op_rows() {
 }
 
 peer() { echo "host=127.0.0.1 port=$1 dbname=${2:-postgres} user=postgres"; }
+# copy_databases PORT NAME...: each NAME a new database on PORT holding a
+# copy of its postgres database (qmdb databases and all).
+copy_databases() {
+	local port=$1 db
+	shift
+	for db in "$@"; do
+		as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db"
+		as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc postgres |
+			as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d "$db"
+	done
+}
+# make_liar PORT DATABASE: that database's qmdb.serve flips the last byte of
+# every response (the honest one renamed serve_honest).
+make_liar() {
+	cluster_psql "$1" -d "$2" -q -c "ALTER FUNCTION qmdb.serve(text, bytea) RENAME TO serve_honest" \
+		-c "CREATE FUNCTION qmdb.serve(db text, request bytea) RETURNS bytea LANGUAGE sql AS
+		    \$\$ SELECT set_byte(r, length(r) - 1, get_byte(r, length(r) - 1) # 1) FROM qmdb.serve_honest(db, request) r \$\$"
+}
 target() { q "$1" -F' ' -c "SELECT encode(root, 'hex'), range_start, range_end FROM qmdb.target('$2')"; }
 FIXED32='"encoding": "fixed", "key_size": 32, "value_size": 32'
 

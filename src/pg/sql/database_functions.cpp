@@ -33,6 +33,50 @@ check_writable(const TableDatabase &db) {
 		                                     db.info().name + "') makes it a writable source)");
 }
 
+// Arguments n and n + 1 as keys[] and vals[] of equal length, into
+// mutations (duplicates: the last wins). A NULL value deletes, unless the
+// kind never deletes (`deletes` names it for the error).
+Mutations
+key_value_args(FunctionCallInfo fcinfo, int n, const char *deletes = nullptr) {
+	auto keys = bytea_array_arg(fcinfo, n, "keys");
+	auto vals = bytea_array_arg(fcinfo, n + 1, "vals");
+	if (keys.size() != vals.size())
+		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" +
+		                                            std::to_string(keys.size()) + " keys, " +
+		                                            std::to_string(vals.size()) + " values)");
+	Mutations m;
+	for (size_t i = 0; i < keys.size(); i++) {
+		if (!keys[i])
+			throw Error(ErrorCode::NullValue, "keys[" + std::to_string(i + 1) + "] is NULL");
+		if (deletes && !vals[i])
+			throw Error(ErrorCode::NullValue, "vals[" + std::to_string(i + 1) + "] is NULL: " + deletes);
+		m[std::move(*keys[i])] = std::move(vals[i]);
+	}
+	return m;
+}
+
+// The floor argument of set_batch and append_batch (NULL: the database's).
+std::optional<uint64_t>
+floor_arg(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return location_arg(fcinfo, n, "floor");
+}
+
+// One batch into database `name`, its row locked, as `write` does it.
+template <typename Write>
+Datum
+commit_batch(FunctionCallInfo fcinfo, const std::string &name, Write write) {
+	CommitResult r;
+	{
+		Spi spi;
+		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
+		check_writable(db);
+		r = write(db);
+	}
+	return commit_result(fcinfo, r);
+}
+
 } // namespace
 
 // qmdb.create_database(name, encoding, key_size, value_size, kind) -> (root, size, floor)
@@ -85,80 +129,26 @@ QMDB_FUNCTION(qmdb_write) {
 QMDB_FUNCTION(qmdb_commit) {
 	std::string name = text_arg(fcinfo, 0, "db");
 	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 1);
-	CommitResult r;
-	{
-		Spi spi;
-		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
-		check_writable(db);
-		r = db.apply(take_staged(name), metadata);
-	}
-	return commit_result(fcinfo, r);
+	return commit_batch(fcinfo, name, [&](TableDatabase &db) { return db.apply(take_staged(name), metadata); });
 }
 
 // qmdb.apply_batch(db, keys[], vals[], metadata): one call, one commit.
 // Duplicate keys: the last wins. A NULL value deletes.
 QMDB_FUNCTION(qmdb_apply_batch) {
 	std::string name = text_arg(fcinfo, 0, "db");
-	auto keys = bytea_array_arg(fcinfo, 1, "keys");
-	auto vals = bytea_array_arg(fcinfo, 2, "vals");
+	Mutations m = key_value_args(fcinfo, 1);
 	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 3);
-	if (keys.size() != vals.size())
-		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" +
-		                                            std::to_string(keys.size()) + " keys, " +
-		                                            std::to_string(vals.size()) + " values)");
-	Mutations m;
-	for (size_t i = 0; i < keys.size(); i++) {
-		if (!keys[i])
-			throw Error(ErrorCode::NullValue, "keys[" + std::to_string(i + 1) + "] is NULL");
-		m[std::move(*keys[i])] = std::move(vals[i]);
-	}
-	CommitResult r;
-	{
-		Spi spi;
-		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
-		check_writable(db);
-		r = db.apply(m, metadata);
-	}
-	return commit_result(fcinfo, r);
-}
-
-// The floor argument of set_batch and append_batch (NULL: the database's).
-static std::optional<uint64_t>
-floor_arg(FunctionCallInfo fcinfo, int n) {
-	if (PG_ARGISNULL(n))
-		return std::nullopt;
-	return location_arg(fcinfo, n, "floor");
+	return commit_batch(fcinfo, name, [&](TableDatabase &db) { return db.apply(m, metadata); });
 }
 
 // qmdb.set_batch(db, keys[], vals[], metadata, floor): an immutable
 // database's sets, in key order (the last of duplicate keys wins).
 QMDB_FUNCTION(qmdb_set_batch) {
 	std::string name = text_arg(fcinfo, 0, "db");
-	auto keys = bytea_array_arg(fcinfo, 1, "keys");
-	auto vals = bytea_array_arg(fcinfo, 2, "vals");
+	Mutations m = key_value_args(fcinfo, 1, "an immutable database never deletes a key");
 	std::optional<Bytes> metadata = opt_bytes_arg(fcinfo, 3);
 	std::optional<uint64_t> floor = floor_arg(fcinfo, 4);
-	if (keys.size() != vals.size())
-		throw Error(ErrorCode::InvalidArgument, "keys and vals must have the same length (" +
-		                                            std::to_string(keys.size()) + " keys, " +
-		                                            std::to_string(vals.size()) + " values)");
-	Mutations m;
-	for (size_t i = 0; i < keys.size(); i++) {
-		if (!keys[i])
-			throw Error(ErrorCode::NullValue, "keys[" + std::to_string(i + 1) + "] is NULL");
-		if (!vals[i])
-			throw Error(ErrorCode::NullValue,
-			            "vals[" + std::to_string(i + 1) + "] is NULL: an immutable database never deletes a key");
-		m[std::move(*keys[i])] = std::move(vals[i]);
-	}
-	CommitResult r;
-	{
-		Spi spi;
-		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
-		check_writable(db);
-		r = db.set_keys(m, metadata, floor);
-	}
-	return commit_result(fcinfo, r);
+	return commit_batch(fcinfo, name, [&](TableDatabase &db) { return db.set_keys(m, metadata, floor); });
 }
 
 // qmdb.append_batch(db, vals[], metadata, floor): a keyless database's
@@ -175,14 +165,7 @@ QMDB_FUNCTION(qmdb_append_batch) {
 			throw Error(ErrorCode::NullValue, "vals[" + std::to_string(i + 1) + "] is NULL");
 		values.push_back(std::move(*vals[i]));
 	}
-	CommitResult r;
-	{
-		Spi spi;
-		TableDatabase db(spi, name, true, TableDatabase::Access::Any);
-		check_writable(db);
-		r = db.append_values(values, metadata, floor);
-	}
-	return commit_result(fcinfo, r);
+	return commit_batch(fcinfo, name, [&](TableDatabase &db) { return db.append_values(values, metadata, floor); });
 }
 
 // qmdb.prune(db, loc) -> the new pruning boundary.
