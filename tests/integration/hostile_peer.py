@@ -31,6 +31,7 @@ Scenarios (dbname):
                     and a ParameterStatus setting client_encoding to SQL_ASCII
   hello_extra_ready a ReadyForQuery before the answer
   hello_negative    a good-looking answer whose range is [-5, 10)
+  hello_bad_kind    a good-looking answer naming an unknown database kind
   silent            accepts the connection and never answers
   drip              answers the startup one byte every half second
   disconnect        closes the connection in the middle of a message
@@ -115,14 +116,16 @@ def hello_answer(scenario, binary):
     if binary:  # set_config, root, floor, size
         root = b"\x11" * (3 if scenario == "hello_short_root" else 32)
         floor, size = (-5, 10) if scenario == "hello_negative" else (0, 10)
+        kind = b"current\xff" if scenario == "hello_bad_kind" else b"any"
         cols = [("set_config", 25, 1), ("root", 17, 1), ("floor", 20, 1), ("size", 20, 1), ("encoding", 25, 1),
-                ("key_size", 23, 1), ("value_size", 23, 1)]
-        fmt = [b"fixed", struct.pack("!i", 32), struct.pack("!i", 32)]
+                ("key_size", 23, 1), ("value_size", 23, 1), ("coalesce", 25, 1)]
+        fmt = [b"fixed", struct.pack("!i", 32), struct.pack("!i", 32), kind]
         first = b"x" * HUGE if scenario == "hello_huge" else b""
         return row_description(cols) + data_row([first, root, struct.pack("!q", floor), struct.pack("!q", size)] + fmt)
     cols = [("set_config", 25, 0), ("protocol_version", 23, 0), ("hasher", 25, 0), ("family", 25, 0),
-            ("encoding", 25, 0), ("key_size", 23, 0), ("value_size", 23, 0), ("max_ops", 20, 0)]
-    values = [b"", b"1", b"sha256", b"mmr", b"fixed", b"32", b"32", b"10000"]
+            ("encoding", 25, 0), ("key_size", 23, 0), ("value_size", 23, 0), ("max_ops", 20, 0), ("coalesce", 25, 0)]
+    values = [b"", b"1", b"sha256", b"mmr", b"fixed", b"32", b"32", b"10000",
+              b"current\xff" if scenario == "hello_bad_kind" else b"any"]
     if scenario == "hello_huge":
         values[2] = b"x" * HUGE
     return row_description(cols) + data_row(values)

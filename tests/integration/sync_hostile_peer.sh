@@ -51,12 +51,13 @@ no_crash() {
 ft() { echo "SELECT * FROM qmdb.fetch_target('$(hp "$@")', 'd')"; }
 
 # 1. fetch_target: every malformed answer is a clear error, none a crash.
-expect_err "$B" "$(ft hello_one_column)" 08P01 "1 columns, not 7"
+expect_err "$B" "$(ft hello_one_column)" 08P01 "1 columns, not 8"
 expect_err "$B" "$(ft hello_short_root)" 08P01 "malformed: column root of the peer's answer has 3 bytes"
 expect_err "$B" "$(ft hello_two_results)" 08P01 "more than one result"
 expect_err "$B" "$(ft hello_copy)" 08P01 "PGRES_COPY_OUT"
 expect_err "$B" "$(ft hello_extra_ready)" 08P01 "the peer gave no answer to qmdb.hello"
 expect_err "$B" "$(ft hello_negative)" 08P01 "invalid range [-5, 10)"
+expect_err "$B" "$(ft hello_bad_kind)" 08P01 "the peer answered an unknown database kind: current"
 # A 200 MB row, with qmdb.peer_memory_limit at 64 MB: the allocation fails,
 # not the server (the peer gets 20 s to send it).
 expect_err "$B" "$(ft hello_huge 20)" 08001 "cannot allocate memory for input buffer"
