@@ -108,19 +108,32 @@ for db in o i l; do
 	same "$B" "$db"
 done
 
-# 4. A lying copy of each kind (its serve flips a byte) next to an honest
-# one: the liar is banned, the sync completes. A copy of another kind under
-# the same name is refused at the handshake, naming both kinds.
+# 4. A lying copy of each kind (its serve flips a byte): alone, it is
+# banned and the job fails with nothing kept; next to an honest one, the
+# sync completes. A copy of another kind under the same name is refused at
+# the handshake, naming both kinds.
 copy_databases "$A" bad other
 make_liar "$A" bad
 for db in o i l; do
 	read -r root start end < <(target "$A" "$db")
 	q "$B" -c "SELECT qmdb.drop_database('$db')" >/dev/null
+	# The liar alone: banned at its first answer, nothing it sent kept, and
+	# the job fails saying no peer serves the target.
+	sync_start "$B" "$db" "$root" "$start" "$end" '"fetch_batch_size": 5' "$(peer "$A" bad)"
+	wait_for "$B" "$db" failed
+	expect_eq "$(q "$B" -c "SELECT state || ' ' || (ban_reason LIKE '%failed verification%') FROM qmdb.sync_peers WHERE db = '$db'")" \
+		"banned true" "the liar of $db is banned"
+	expect_eq "$(q "$B" -c "SELECT (last_error LIKE '%target does not match what the peers serve%')::text FROM qmdb.sync_status WHERE db = '$db'")" \
+		true "$db's job failed on the liar"
+	expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.journal j JOIN qmdb.databases d ON d.id = j.db_id WHERE d.name = '$db'")" 0 \
+		"journal rows of $db from the liar"
+	q "$B" -c "SELECT qmdb.sync_cancel('$db', true)" >/dev/null
+	# The liar next to an honest peer: the sync completes, whoever answers.
 	sync_start "$B" "$db" "$root" "$start" "$end" '"fetch_batch_size": 5, "max_outstanding_requests": 4' \
 		"$(peer "$A" bad)" "$(peer "$A")"
 	wait_for "$B" "$db" complete
-	expect_eq "$(q "$B" -c "SELECT state || ' ' || (ban_reason LIKE '%failed verification%') FROM qmdb.sync_peers WHERE db = '$db' AND peer = 1")" \
-		"banned true" "the liar of $db is banned"
+	expect_eq "$(q "$B" -c "SELECT count(*) FROM qmdb.sync_peers WHERE db = '$db' AND state = 'banned' AND peer <> 1")" 0 \
+		"only the liar of $db may be banned"
 	same "$B" "$db"
 done
 # The other copy's "o" is an any database.
