@@ -76,6 +76,41 @@ SELECT k, substr(encode(s.span_key, 'hex'), 1, 4) AS span_key, substr(encode(s.n
   FROM (VALUES ('af55', pg_temp.k(0)), ('cd04', pg_temp.k(2)), ('cd10', '\xcd10'::bytea)) q(k, key),
        qmdb.span('ordered_variable', q.key) s, qmdb.databases d WHERE d.name = 'ordered_variable';
 
+-- Random batches over a crowded key space (deletes of live and absent keys,
+-- re-creates, a delete of everything): after each, every live key's
+-- Update names the next live key, cyclically, and its value is the key's.
+SELECT size FROM qmdb.create_database('ordered_random', 'variable', 1, NULL, 'ordered');
+CREATE FUNCTION pg_temp.next_key_faults(db text) RETURNS bigint LANGUAGE sql AS $$
+	WITH e AS (SELECT key, value, loc, lead(key) OVER (ORDER BY key) AS nxt, first_value(key) OVER (ORDER BY key) AS first
+	             FROM qmdb.entries(db))
+	SELECT count(*) FILTER (WHERE o.next_key IS DISTINCT FROM coalesce(e.nxt, e.first) OR o.value <> e.value OR o.key <> e.key)
+	  FROM e JOIN qmdb.operations(db) o ON o.loc = e.loc $$;
+-- A delete of an absent key and a create sharing one live predecessor:
+-- the predecessor's next key is the created key, never the absent one.
+SELECT size FROM qmdb.apply_batch('ordered_random', ARRAY['\x10', '\x50']::bytea[], ARRAY['\x01', '\x05']::bytea[]);
+SELECT size FROM qmdb.apply_batch('ordered_random', ARRAY['\x20', '\x30']::bytea[], ARRAY[NULL, '\x03']::bytea[]);
+SELECT encode(key, 'hex') AS key, encode(next_key, 'hex') AS next_key FROM qmdb.operations('ordered_random')
+ WHERE kind = 'update' ORDER BY loc DESC LIMIT 3;
+SELECT pg_temp.next_key_faults('ordered_random') AS faults;
+DO $$
+DECLARE faults bigint := 0; b int;
+BEGIN
+	FOR b IN 1..40 LOOP
+		IF b = 30 THEN
+			PERFORM qmdb.apply_batch('ordered_random', ARRAY(SELECT key FROM qmdb.entries('ordered_random')),
+			                         ARRAY(SELECT NULL::bytea FROM qmdb.entries('ordered_random')));
+		ELSE
+			PERFORM qmdb.apply_batch('ordered_random',
+				ARRAY(SELECT substr(sha256(int8send(b * 100 + i)), 1, 1) FROM generate_series(1, 12) i),
+				ARRAY(SELECT CASE WHEN get_byte(sha256(int8send(b * 100 + i)), 3) % 3 = 0 THEN NULL
+				                  ELSE int8send(b * 100 + i) END FROM generate_series(1, 12) i));
+		END IF;
+		faults := faults + pg_temp.next_key_faults('ordered_random');
+	END LOOP;
+	RAISE NOTICE 'next-key faults over 40 batches: %', faults;
+END $$;
+SELECT bool_and(ok) AS verified FROM qmdb.verify('ordered_random');
+
 -- The staged writes of qmdb.write and qmdb.commit take the same path.
 SELECT size FROM qmdb.create_database('ordered_staged', 'variable', 32, 32, 'ordered');
 SELECT qmdb.span('ordered_staged', '\x00') IS NULL AS no_key_no_span;

@@ -76,6 +76,17 @@ MemoryDb::live_key_before(const Bytes *key) {
 	return std::prev(it)->first;
 }
 
+std::pair<uint64_t, Bytes>
+MemoryDb::live_entry(const Bytes &key) {
+	auto it = snapshot_.find(key);
+	if (it == snapshot_.end())
+		throw Error(ErrorCode::DataCorrupted, "a key the writer took for live has no location");
+	Operation op = this->op(it->second);
+	if (op.kind != OpKind::Update || op.key != key)
+		throw Error(ErrorCode::DataCorrupted, "the operation at a live key's location is not its Update");
+	return {it->second, std::move(op.value)};
+}
+
 CommitResult
 MemoryDb::apply(const Batch &batch) {
 	for (const Operation &op : batch.ops)

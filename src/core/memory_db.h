@@ -70,6 +70,7 @@ public:
 	// OrderedWriterState
 	std::optional<Bytes> live_key_after(const Bytes *key) override;
 	std::optional<Bytes> live_key_before(const Bytes *key) override;
+	std::pair<uint64_t, Bytes> live_entry(const Bytes &key) override;
 
 private:
 	struct SyncTag {};

@@ -130,16 +130,10 @@ merkleize_ordered_batch(OrderedWriterState &state, const Mutations &mutations, c
 			auto m = mutations.find(*p);
 			if ((m != mutations.end() && m->second) || rewritten.count(*p))
 				continue;
-			std::optional<uint64_t> at = state.location_of(*p);
-			if (!at)
-				throw Error(ErrorCode::DataCorrupted, "ordered writer: a live key has no location");
-			Operation current = state.read(*at);
-			if (current.kind != OpKind::Update || current.key != *p)
-				throw Error(ErrorCode::DataCorrupted,
-				            "ordered writer: the operation at a live key's location is not its Update");
+			Bytes value = state.live_entry(*p).second;
 			rewritten.insert(*p);
 			b.diff[*p] = next_loc();
-			b.ops.push_back(Operation::update(*p, std::move(current.value), around.next(*p)));
+			b.ops.push_back(Operation::update(*p, std::move(value), around.next(*p)));
 			b.user_steps++;
 		}
 	}

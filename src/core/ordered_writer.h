@@ -18,6 +18,10 @@ public:
 	virtual std::optional<Bytes> live_key_after(const Bytes *key) = 0;
 	// The largest live key less than *key (key == nullptr: the largest).
 	virtual std::optional<Bytes> live_key_before(const Bytes *key) = 0;
+	// The location and value of a live key's current Update (the writer
+	// rewrites a predecessor with its value). Error(DataCorrupted) if the
+	// key is not live after all.
+	virtual std::pair<uint64_t, Bytes> live_entry(const Bytes &key) = 0;
 };
 
 Batch merkleize_ordered_batch(OrderedWriterState &state, const Mutations &mutations,

@@ -300,8 +300,10 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 	check_key_value_writes();
 	check_batch(mutations, metadata);
 	prefetch_locations(mutations);
-	return commit_batch(info_.format.kind == DbKind::Ordered ? merkleize_ordered_batch(*this, mutations, metadata)
-	                                                         : merkleize_batch(*this, mutations, metadata));
+	if (info_.format.kind != DbKind::Ordered)
+		return commit_batch(merkleize_batch(*this, mutations, metadata));
+	prefetch_neighbours(mutations);
+	return commit_batch(merkleize_ordered_batch(*this, mutations, metadata));
 }
 
 CommitResult
@@ -323,8 +325,84 @@ TableDatabase::append_values(const std::vector<Bytes> &values, const std::option
 	return commit_batch(append_batch(*this, values, metadata, floor.value_or(info_.floor)));
 }
 
+void
+TableDatabase::prefetch_neighbours(const Mutations &mutations) {
+	std::vector<const Bytes *> keys;
+	for (const auto &m : mutations)
+		keys.push_back(&m.first);
+	Param id = int4_param(info_.id);
+	// Each a descent of the primary key (LATERAL: a probe a key, whatever the
+	// planner thinks of the state's size).
+	uint64 n = spi_.exec(
+	    "SELECT k.key, p.key, p.loc, p.value, x.key FROM unnest($2::bytea[]) AS k(key) "
+	    "LEFT JOIN LATERAL (SELECT s.key, s.loc, s.value FROM qmdb.state s WHERE s.db_id = $1 AND s.key < k.key "
+	    "ORDER BY s.key DESC LIMIT 1) p ON true "
+	    "LEFT JOIN LATERAL (SELECT s.key FROM qmdb.state s WHERE s.db_id = $1 AND s.key > k.key ORDER BY s.key "
+	    "LIMIT 1) x ON true",
+	    {id, bytea_array_param(keys)});
+	for (uint64 i = 0; i < n; i++) {
+		Bytes key = spi_.bytes(i, 0);
+		if (spi_.is_null(i, 1)) {
+			prev_key_[key] = std::nullopt;
+		} else {
+			Bytes prev = spi_.bytes(i, 1);
+			locations_.emplace(prev, static_cast<uint64_t>(spi_.i64(i, 2)));
+			values_[prev] = spi_.bytes(i, 3);
+			prev_key_[key] = std::move(prev);
+		}
+		next_key_[key] = spi_.is_null(i, 4) ? std::nullopt : std::optional<Bytes>(spi_.bytes(i, 4));
+	}
+	// The writer also steps forward from each predecessor it rewrites: its
+	// next live key is the written key when that is live, else the written
+	// key's own next (no live key lies between them).
+	for (const auto &m : mutations) {
+		const std::optional<Bytes> &prev = prev_key_[m.first];
+		if (!prev || mutations.count(*prev))
+			continue;
+		auto loc = locations_.find(m.first);
+		bool live = loc != locations_.end() && loc->second;
+		next_key_.emplace(*prev, live ? std::optional<Bytes>(m.first) : next_key_[m.first]);
+	}
+	// The ends, for the cyclic wrap (the last with its value: a predecessor
+	// of the first keys).
+	n = spi_.exec("SELECT (SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key LIMIT 1), l.key, l.loc, l.value "
+	              "FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1 "
+	              "ORDER BY key DESC LIMIT 1) l ON true",
+	              {id});
+	first_key_ = spi_.is_null(0, 0) ? std::nullopt : std::optional<Bytes>(spi_.bytes(0, 0));
+	if (spi_.is_null(0, 1)) {
+		last_key_ = std::optional<Bytes>();
+	} else {
+		Bytes last = spi_.bytes(0, 1);
+		locations_.emplace(last, static_cast<uint64_t>(spi_.i64(0, 2)));
+		values_[last] = spi_.bytes(0, 3);
+		last_key_ = std::move(last);
+	}
+}
+
+std::pair<uint64_t, Bytes>
+TableDatabase::live_entry(const Bytes &key) {
+	auto v = values_.find(key);
+	std::optional<uint64_t> loc = location_of(key);
+	if (!loc)
+		throw Error(ErrorCode::DataCorrupted, "ordered writer: a key taken for live has no location");
+	if (v != values_.end())
+		return {*loc, v->second};
+	if (spi_.exec("SELECT value FROM qmdb.state WHERE db_id = $1 AND key = $2",
+	              {int4_param(info_.id), bytea_param(key)}) == 0)
+		throw Error(ErrorCode::DataCorrupted, "ordered writer: a key taken for live has no row");
+	return {*loc, spi_.bytes(0, 0)};
+}
+
 std::optional<Bytes>
 TableDatabase::live_key_after(const Bytes *key) {
+	if (!key && first_key_)
+		return *first_key_;
+	if (key) {
+		auto it = next_key_.find(*key);
+		if (it != next_key_.end())
+			return it->second;
+	}
 	uint64 n =
 	    key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 1",
 	                    {int4_param(info_.id), bytea_param(*key)})
@@ -334,6 +412,13 @@ TableDatabase::live_key_after(const Bytes *key) {
 
 std::optional<Bytes>
 TableDatabase::live_key_before(const Bytes *key) {
+	if (!key && last_key_)
+		return *last_key_;
+	if (key) {
+		auto it = prev_key_.find(*key);
+		if (it != prev_key_.end())
+			return it->second;
+	}
 	uint64 n = key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key < $2 ORDER BY key DESC LIMIT 1",
 	                           {int4_param(info_.id), bytea_param(*key)})
 	               : spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key DESC LIMIT 1",

@@ -102,6 +102,7 @@ public:
 	// OrderedWriterState: the committed live keys, from the state's index.
 	std::optional<Bytes> live_key_after(const Bytes *key) override;
 	std::optional<Bytes> live_key_before(const Bytes *key) override;
+	std::pair<uint64_t, Bytes> live_entry(const Bytes &key) override;
 
 	// ServeSource
 	uint64_t pruning_boundary() const override { return info_.pruning_boundary; }
@@ -123,6 +124,12 @@ public:
 
 private:
 	void prefetch_locations(const Mutations &mutations);
+	// An ordered batch's navigation, in one query: each written key's live
+	// neighbours, the predecessor's location and value, and the first and
+	// last live keys. The writer only steps from written keys (a deleted
+	// one it walks past is written too) or from the ends, so it asks SQL
+	// again only if the state contradicts itself.
+	void prefetch_neighbours(const Mutations &mutations);
 	void check_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) const;
 	// Throws WrongKind naming the functions for this kind (`instead`) unless ok.
 	void check_kind(bool ok, const char *instead) const;
@@ -137,10 +144,13 @@ private:
 	Spi &spi_;
 	DbInfo info_;
 	Hasher hasher_;
-	std::map<Bytes, std::optional<uint64_t>> locations_; // key -> loc (nullopt: not live)
-	std::map<uint64_t, Operation> window_;               // loc -> active op, read by the floor scan
-	uint64_t window_start_ = 0, window_end_ = 0;         // window_ covers [start, end)
-	std::map<uint64_t, Bytes> bitmap_;                   // chunk -> bits
+	std::map<Bytes, std::optional<uint64_t>> locations_;        // key -> loc (nullopt: not live)
+	std::map<uint64_t, Operation> window_;                      // loc -> active op, read by the floor scan
+	std::map<Bytes, std::optional<Bytes>> next_key_, prev_key_; // prefetched neighbours of written keys
+	std::optional<std::optional<Bytes>> first_key_, last_key_;  // prefetched ends of the live keys
+	std::map<Bytes, Bytes> values_;                             // prefetched values of live neighbours
+	uint64_t window_start_ = 0, window_end_ = 0;                // window_ covers [start, end)
+	std::map<uint64_t, Bytes> bitmap_;                          // chunk -> bits
 	std::map<uint64_t, bool> bitmap_dirty_;
 	NodeTable nodes_{0, 0};
 	JournalTable journal_{0, OpFormat()};
