@@ -28,13 +28,7 @@ MemoryDb::check_kind(bool ok, const char *what) const {
 CommitResult
 MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) {
 	check_kind(format_.kind == DbKind::Any || format_.kind == DbKind::Ordered, "key-value batch");
-	for (const auto &m : mutations) {
-		format_.check_key(m.first);
-		if (m.second)
-			format_.check_value(*m.second);
-	}
-	if (metadata)
-		format_.check_value(*metadata, "metadata");
+	check_batch(format_, mutations, metadata);
 	return apply(format_.kind == DbKind::Ordered ? merkleize_ordered_batch(*this, mutations, metadata)
 	                                             : merkleize_batch(*this, mutations, metadata));
 }
@@ -42,23 +36,14 @@ MemoryDb::apply_batch(const Mutations &mutations, const std::optional<Bytes> &me
 CommitResult
 MemoryDb::apply_sets(const Mutations &sets, const std::optional<Bytes> &metadata, uint64_t floor) {
 	check_kind(format_.kind == DbKind::Immutable, "batch of sets");
-	for (const auto &m : sets) {
-		format_.check_key(m.first);
-		if (m.second)
-			format_.check_value(*m.second);
-	}
-	if (metadata)
-		format_.check_value(*metadata, "metadata");
+	check_batch(format_, sets, metadata);
 	return apply(set_batch(*this, sets, metadata, floor));
 }
 
 CommitResult
 MemoryDb::apply_appends(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata, uint64_t floor) {
 	check_kind(format_.kind == DbKind::Keyless, "batch of appends");
-	for (const Bytes &v : values)
-		format_.check_value(v);
-	if (metadata)
-		format_.check_value(*metadata, "metadata");
+	check_batch(format_, values, metadata);
 	return apply(append_batch(*this, values, metadata, floor));
 }
 

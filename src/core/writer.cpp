@@ -7,6 +7,25 @@
 
 namespace qmdb {
 
+void
+check_batch(const OpFormat &format, const Mutations &mutations, const std::optional<Bytes> &metadata) {
+	for (const auto &m : mutations) {
+		format.check_key(m.first);
+		if (m.second)
+			format.check_value(*m.second);
+	}
+	if (metadata)
+		format.check_value(*metadata, "metadata");
+}
+
+void
+check_batch(const OpFormat &format, const std::vector<Bytes> &values, const std::optional<Bytes> &metadata) {
+	for (const Bytes &v : values)
+		format.check_value(v);
+	if (metadata)
+		format.check_value(*metadata, "metadata");
+}
+
 Batch
 merkleize_batch(WriterState &state, const Mutations &mutations, const std::optional<Bytes> &metadata) {
 	Batch b;

@@ -39,6 +39,11 @@ struct Batch {
 	uint64_t moves = 0;       // active ops re-appended at the tip
 };
 
+// Throws Error(InvalidArgument) unless every key and value of a batch (of
+// writes, or of appended values), and its metadata, fit the format.
+void check_batch(const OpFormat &format, const Mutations &mutations, const std::optional<Bytes> &metadata);
+void check_batch(const OpFormat &format, const std::vector<Bytes> &values, const std::optional<Bytes> &metadata);
+
 Batch merkleize_batch(WriterState &state, const Mutations &mutations, const std::optional<Bytes> &metadata);
 
 // The end of every `any` batch, unordered or ordered (writer spec §4.2

@@ -254,17 +254,6 @@ struct StateChanges {
 };
 
 void
-TableDatabase::check_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) const {
-	for (const auto &m : mutations) {
-		info_.format.check_key(m.first);
-		if (m.second)
-			info_.format.check_value(*m.second);
-	}
-	if (metadata)
-		info_.format.check_value(*metadata, "metadata");
-}
-
-void
 TableDatabase::check_kind(bool ok, const char *instead) const {
 	if (!ok)
 		throw Error(ErrorCode::WrongKind, "qmdb database \"" + info_.name + "\" is " +
@@ -298,7 +287,7 @@ TableDatabase::check_has_keys() const {
 CommitResult
 TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &metadata) {
 	check_key_value_writes();
-	check_batch(mutations, metadata);
+	check_batch(info_.format, mutations, metadata);
 	prefetch_locations(mutations);
 	if (info_.format.kind != DbKind::Ordered)
 		return commit_batch(merkleize_batch(*this, mutations, metadata));
@@ -309,7 +298,7 @@ TableDatabase::apply(const Mutations &mutations, const std::optional<Bytes> &met
 CommitResult
 TableDatabase::set_keys(const Mutations &sets, const std::optional<Bytes> &metadata, std::optional<uint64_t> floor) {
 	check_kind(info_.format.kind == DbKind::Immutable, writer_of(info_.format.kind));
-	check_batch(sets, metadata);
+	check_batch(info_.format, sets, metadata);
 	prefetch_locations(sets);
 	return commit_batch(set_batch(*this, sets, metadata, floor.value_or(info_.floor)));
 }
@@ -318,10 +307,7 @@ CommitResult
 TableDatabase::append_values(const std::vector<Bytes> &values, const std::optional<Bytes> &metadata,
                              std::optional<uint64_t> floor) {
 	check_kind(info_.format.kind == DbKind::Keyless, writer_of(info_.format.kind));
-	for (const Bytes &v : values)
-		info_.format.check_value(v);
-	if (metadata)
-		info_.format.check_value(*metadata, "metadata");
+	check_batch(info_.format, values, metadata);
 	return commit_batch(append_batch(*this, values, metadata, floor.value_or(info_.floor)));
 }
 
@@ -395,35 +381,23 @@ TableDatabase::live_entry(const Bytes &key) {
 }
 
 std::optional<Bytes>
-TableDatabase::live_key_after(const Bytes *key) {
-	if (!key && first_key_)
-		return *first_key_;
+TableDatabase::live_neighbour(const Bytes *key, bool after) {
+	const std::optional<std::optional<Bytes>> &end = after ? first_key_ : last_key_;
+	if (!key && end)
+		return *end;
 	if (key) {
-		auto it = next_key_.find(*key);
-		if (it != next_key_.end())
+		const auto &known = after ? next_key_ : prev_key_;
+		auto it = known.find(*key);
+		if (it != known.end())
 			return it->second;
 	}
-	uint64 n =
-	    key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key > $2 ORDER BY key LIMIT 1",
-	                    {int4_param(info_.id), bytea_param(*key)})
-	        : spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key LIMIT 1", {int4_param(info_.id)});
-	return n ? std::optional<Bytes>(spi_.bytes(0, 0)) : std::nullopt;
-}
-
-std::optional<Bytes>
-TableDatabase::live_key_before(const Bytes *key) {
-	if (!key && last_key_)
-		return *last_key_;
-	if (key) {
-		auto it = prev_key_.find(*key);
-		if (it != prev_key_.end())
-			return it->second;
-	}
-	uint64 n = key ? spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 AND key < $2 ORDER BY key DESC LIMIT 1",
-	                           {int4_param(info_.id), bytea_param(*key)})
-	               : spi_.exec("SELECT key FROM qmdb.state WHERE db_id = $1 ORDER BY key DESC LIMIT 1",
-	                           {int4_param(info_.id)});
-	return n ? std::optional<Bytes>(spi_.bytes(0, 0)) : std::nullopt;
+	std::string sql = std::string("SELECT key FROM qmdb.state WHERE db_id = $1") +
+	                  (key ? (after ? " AND key > $2" : " AND key < $2") : "") + " ORDER BY key" +
+	                  (after ? "" : " DESC") + " LIMIT 1";
+	std::vector<Param> params = {int4_param(info_.id)};
+	if (key)
+		params.push_back(bytea_param(*key));
+	return spi_.exec(sql.c_str(), params) ? std::optional<Bytes>(spi_.bytes(0, 0)) : std::nullopt;
 }
 
 CommitResult

@@ -100,8 +100,8 @@ public:
 	// placeholder: the writer only needs to tell active Updates apart.
 	Operation read(uint64_t loc) override;
 	// OrderedWriterState: the committed live keys, from the state's index.
-	std::optional<Bytes> live_key_after(const Bytes *key) override;
-	std::optional<Bytes> live_key_before(const Bytes *key) override;
+	std::optional<Bytes> live_key_after(const Bytes *key) override { return live_neighbour(key, true); }
+	std::optional<Bytes> live_key_before(const Bytes *key) override { return live_neighbour(key, false); }
 	std::pair<uint64_t, Bytes> live_entry(const Bytes &key) override;
 
 	// ServeSource
@@ -130,7 +130,8 @@ private:
 	// one it walks past is written too) or from the ends, so it asks SQL
 	// again only if the state contradicts itself.
 	void prefetch_neighbours(const Mutations &mutations);
-	void check_batch(const Mutations &mutations, const std::optional<Bytes> &metadata) const;
+	// The next (after) or previous live key: prefetched, else one index probe.
+	std::optional<Bytes> live_neighbour(const Bytes *key, bool after);
 	// Throws WrongKind naming the functions for this kind (`instead`) unless ok.
 	void check_kind(bool ok, const char *instead) const;
 	// Append a merkleized batch: journal, tree, state, bitmap, catalog.
