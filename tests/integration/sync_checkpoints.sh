@@ -24,7 +24,8 @@ sign() { qa "SELECT qmdb.sign_checkpoint('d', '$origin', ARRAY[${1:-'example.org
 sign
 
 # The independent reader: structure, key IDs, and each trusted signature.
-work=$(make_workdir notes)
+scratch notes
+work=$SCRATCH_DIR
 chmod 777 "$work"
 qa "SELECT encode(convert_to(qmdb.checkpoint('d'), 'UTF8'), 'base64')" | base64 -d >"$work/note"
 read -r o size root_hex rs trusted < <(python3 "$here/note_check.py" "$work/note" "$work" "$vk1" "$vk2" "$vk3")

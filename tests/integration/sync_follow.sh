@@ -29,7 +29,8 @@ sync_start "$C" d "$rootb" "$startb" "$endb" "$FIXED32, \"follow\": true, \"fetc
 wait_for "$C" d "caught up"
 
 # The reader: one snapshot per read, root and entries together.
-reads=$(make_workdir reads)/reads
+scratch reads
+reads=$SCRATCH_DIR/reads
 (
 	for _ in $(seq 1 200); do
 		cluster_psql "$B" -d postgres -At -F' ' -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \

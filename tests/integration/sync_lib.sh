@@ -13,10 +13,18 @@ cleanup_nodes() {
 		cluster_stop "$dir" immediate
 		rm -rf "$dir"
 	done
+	rm -rf "${SCRATCH[@]}"
 }
 trap cleanup_nodes EXIT
 
 declare -A NODE_DIR
+SCRATCH=() # work directories that are not clusters, removed with them
+# scratch NAME: a work directory removed at exit (call it outside $(...),
+# which would lose the registration): sets $SCRATCH_DIR.
+scratch() {
+	SCRATCH_DIR=$(make_workdir "$1")
+	SCRATCH+=("$SCRATCH_DIR")
+}
 # start_node VAR NAME [postgresql.conf lines...]: start a cluster with
 # pg_qmdb preloaded and installed; its port goes in $VAR. (Not in a
 # subshell: the trap must know every node.)

@@ -12,7 +12,8 @@ fill "$A" d 30
 read -r root start end < <(target "$A" d)
 # On A, a sync that cannot finish (its only peer is unreachable).
 sync_start "$A" r "$root" "$start" "$end" "$FIXED32" "host=127.0.0.1 port=1 user=postgres"
-dump=$(make_workdir dump)/a.dump
+scratch dump
+dump=$SCRATCH_DIR/a.dump
 as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$A" -U postgres -Fc -f "$dump" postgres
 # Restored into B's launcher database (postgres).
 q "$B" -c "DROP EXTENSION pg_qmdb" >/dev/null

@@ -23,7 +23,8 @@ read -r root start end < <(target "$A" d)
 q "$A" -c "SELECT qmdb.prune('d', $start)" >/dev/null
 [ "$start" -gt "$(q "$B" -c "SELECT size FROM qmdb.databases WHERE name = 'd'")" ] || { echo "the floor did not pass the replica"; exit 1; }
 
-reads=$(make_workdir reads)/reads
+scratch reads
+reads=$SCRATCH_DIR/reads
 # Started paused (one transaction), so that the old state is surely read once.
 notice=$(q "$B" -c "BEGIN" -c "SELECT qmdb.sync_start('d', ARRAY['$(peer "$A")'], decode('$root', 'hex'), $start, $end, '{\"fetch_batch_size\": 50, \"max_outstanding_requests\": 1}')" \
 	-c "SELECT qmdb.sync_pause('d')" -c "COMMIT" 2>&1)
