@@ -35,6 +35,16 @@ UPDATE qmdb.journal SET ops = set_byte(ops, (30 - loc)::int4 * 65 + 40, get_byte
 UPDATE qmdb.state SET value = sha256('forged')
  WHERE db_id = (SELECT id FROM qmdb.databases WHERE name = 'tam') AND key = sha256(int8send(3));
 SELECT check_name, ok FROM qmdb.verify('tam');
+-- Its detail names the least differing key by bytes, here of two; a live
+-- key gone from the state shows in the counts.
+UPDATE qmdb.state SET value = sha256('forged too') WHERE db_id = :tam AND key = sha256(int8send(5));
+SELECT detail = 'key ' || encode(least(sha256(int8send(3)), sha256(int8send(5))), 'hex') || ' differs from the replay'
+       AS least_key_named
+  FROM qmdb.verify('tam') WHERE check_name = 'state';
+BEGIN;
+DELETE FROM qmdb.state WHERE db_id = :tam AND key = sha256(int8send(7));
+SELECT detail FROM qmdb.verify('tam') WHERE check_name = 'state';
+ROLLBACK;
 
 -- A stored node digest changed (position 70, in the row of positions
 -- 64..95), then a row of nodes gone: the first position that differs.

@@ -209,10 +209,13 @@ QMDB_FUNCTION(qmdb_verify) {
 	           ? std::to_string(nodes.checked) + " node digests match"
 	           : "node digest at position " + std::to_string(nodes.first_bad) + " differs from the journal");
 
-	// State against a replay from the floor: both sides in SQL, joined.
-	// A merge join (the replay comes sorted by key, the state by its
-	// primary key): a hash join's batch files take a buffer each, and
-	// their number grows with the state (76 MiB at 8M keys).
+	// State against a replay from the floor: both sides in SQL, in one
+	// merge full join that also counts them (the replay comes sorted by
+	// key; the state is sorted or read in key order). A hash join's batch
+	// files take a buffer each, and their number grows with the state (76
+	// MiB at 8M keys); CTEs read twice would be materialized, each taking
+	// work_mem of its own. The first differing key is the least by bytes:
+	// its hex in the C collation sorts the same way.
 	std::string replay = last_writes_query(info.format);
 	std::vector<qmdb::pg::Param> params = last_writes_params(info.id, info.format, info.floor, info.size);
 	// For this query only: the caller's transaction keeps its own setting
@@ -222,12 +225,11 @@ QMDB_FUNCTION(qmdb_verify) {
 		(void)set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		return level;
 	});
-	spi.exec_once("WITH replay AS (" + replay +
-	                  "), stored AS (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1) "
-	                  "SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM replay), "
-	                  "(SELECT pg_catalog.encode(coalesce(r.key, s.key), 'hex') FROM replay r FULL JOIN stored s "
-	                  "ON s.key = r.key WHERE r.key IS NULL OR s.key IS NULL OR r.loc <> s.loc OR r.value <> s.value "
-	                  "ORDER BY coalesce(r.key, s.key) LIMIT 1)",
+	spi.exec_once("SELECT count(s.key), count(r.key), pg_catalog.min(pg_catalog.encode(coalesce(r.key, s.key), "
+	              "'hex') COLLATE \"C\") FILTER (WHERE r.key IS NULL OR s.key IS NULL OR r.loc <> s.loc OR "
+	              "r.value <> s.value) FROM (" +
+	                  replay +
+	                  ") r FULL JOIN (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1) s ON s.key = r.key",
 	              params);
 	pg_call([&] { AtEOXact_GUC(true, guc_level); });
 	int64 rows = spi.i64(0, 0), replayed = spi.i64(0, 1);
