@@ -100,6 +100,14 @@ opt_bytes_arg(FunctionCallInfo fcinfo, int n) {
 	return bytea_view(b).to_bytes();
 }
 
+Bytes
+bytes_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	std::optional<Bytes> b = opt_bytes_arg(fcinfo, n);
+	if (!b)
+		throw Error(ErrorCode::NullValue, std::string(what) + " must not be NULL");
+	return std::move(*b);
+}
+
 // The elements of a one-dimensional array argument of varlena type `elemtype`.
 static int
 array_elements(FunctionCallInfo fcinfo, int n, const char *what, Oid elemtype, Datum **elems, bool **nulls) {

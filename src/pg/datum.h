@@ -34,6 +34,8 @@ uint64_t location_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // a validated operation format; NULL sizes mean variable length. With
 // kind_arg >= 0, that argument (when the call has it) names the kind.
 OpFormat format_args(FunctionCallInfo fcinfo, int n, int kind_arg = -1);
+// Argument n as bytea; Error(NullValue) naming `what` when NULL.
+Bytes bytes_arg(FunctionCallInfo fcinfo, int n, const char *what);
 // Argument n as bytea, or nullopt when NULL.
 std::optional<Bytes> opt_bytes_arg(FunctionCallInfo fcinfo, int n);
 // A bytea[] argument; NULL elements come back as nullopt.

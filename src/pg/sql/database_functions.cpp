@@ -107,9 +107,7 @@ QMDB_FUNCTION(qmdb_drop_database) {
 // qmdb.write(db, key, value): stage in this transaction; NULL value deletes.
 QMDB_FUNCTION(qmdb_write) {
 	std::string name = text_arg(fcinfo, 0, "db");
-	if (PG_ARGISNULL(1))
-		throw Error(ErrorCode::NullValue, "key must not be NULL");
-	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	Bytes key = bytes_arg(fcinfo, 1, "key");
 	std::optional<Bytes> value = opt_bytes_arg(fcinfo, 2);
 	{
 		Spi spi;

@@ -327,9 +327,7 @@ QMDB_FUNCTION(qmdb_verify_proof) {
 // qmdb.get(db, key) -> the key's value, NULL when it is not live.
 QMDB_FUNCTION(qmdb_get) {
 	std::string name = text_arg(fcinfo, 0, "db");
-	if (PG_ARGISNULL(1))
-		throw Error(ErrorCode::NullValue, "key must not be NULL");
-	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	Bytes key = bytes_arg(fcinfo, 1, "key");
 	std::optional<Bytes> value;
 	{
 		Spi spi(true);
@@ -398,9 +396,7 @@ QMDB_FUNCTION(qmdb_scan) {
 // operation is in the log.
 QMDB_FUNCTION(qmdb_span) {
 	std::string name = text_arg(fcinfo, 0, "db");
-	if (PG_ARGISNULL(1))
-		throw Error(ErrorCode::NullValue, "key must not be NULL");
-	Bytes key = *opt_bytes_arg(fcinfo, 1);
+	Bytes key = bytes_arg(fcinfo, 1, "key");
 	std::optional<Operation> op;
 	uint64_t loc = 0;
 	bool empty = false;

@@ -33,13 +33,11 @@ namespace {
 
 Digest
 root_arg(FunctionCallInfo fcinfo, int n) {
-	auto b = opt_bytes_arg(fcinfo, n);
-	if (!b)
-		throw Error(ErrorCode::NullValue, "root must not be NULL");
-	if (b->size() != 32)
-		throw Error(ErrorCode::InvalidArgument, "root must be 32 bytes, got " + std::to_string(b->size()));
+	Bytes b = bytes_arg(fcinfo, n, "root");
+	if (b.size() != 32)
+		throw Error(ErrorCode::InvalidArgument, "root must be 32 bytes, got " + std::to_string(b.size()));
 	Digest d;
-	std::memcpy(d.data(), b->data(), 32);
+	std::memcpy(d.data(), b.data(), 32);
 	return d;
 }
 

@@ -326,16 +326,19 @@ TableDatabase::prefetch_neighbours(const Mutations &mutations) {
 	    "LEFT JOIN LATERAL (SELECT s.key FROM qmdb.state s WHERE s.db_id = $1 AND s.key > k.key ORDER BY s.key "
 	    "LIMIT 1) x ON true",
 	    {id, bytea_array_param(keys)});
+	// A live key read with its location and value (columns 1 to 3 of a
+	// row, NULL when there is none): all the writer asks of a predecessor.
+	auto live_key = [&](uint64 row) -> std::optional<Bytes> {
+		if (spi_.is_null(row, 1))
+			return std::nullopt;
+		Bytes key = spi_.bytes(row, 1);
+		locations_.emplace(key, static_cast<uint64_t>(spi_.i64(row, 2)));
+		values_[key] = spi_.bytes(row, 3);
+		return key;
+	};
 	for (uint64 i = 0; i < n; i++) {
 		Bytes key = spi_.bytes(i, 0);
-		if (spi_.is_null(i, 1)) {
-			prev_key_[key] = std::nullopt;
-		} else {
-			Bytes prev = spi_.bytes(i, 1);
-			locations_.emplace(prev, static_cast<uint64_t>(spi_.i64(i, 2)));
-			values_[prev] = spi_.bytes(i, 3);
-			prev_key_[key] = std::move(prev);
-		}
+		prev_key_[key] = live_key(i);
 		next_key_[key] = spi_.is_null(i, 4) ? std::nullopt : std::optional<Bytes>(spi_.bytes(i, 4));
 	}
 	// The writer also steps forward from each predecessor it rewrites: its
@@ -356,14 +359,7 @@ TableDatabase::prefetch_neighbours(const Mutations &mutations) {
 	              "ORDER BY key DESC LIMIT 1) l ON true",
 	              {id});
 	first_key_ = spi_.is_null(0, 0) ? std::nullopt : std::optional<Bytes>(spi_.bytes(0, 0));
-	if (spi_.is_null(0, 1)) {
-		last_key_ = std::optional<Bytes>();
-	} else {
-		Bytes last = spi_.bytes(0, 1);
-		locations_.emplace(last, static_cast<uint64_t>(spi_.i64(0, 2)));
-		values_[last] = spi_.bytes(0, 3);
-		last_key_ = std::move(last);
-	}
+	last_key_ = live_key(0);
 }
 
 std::pair<uint64_t, Bytes>

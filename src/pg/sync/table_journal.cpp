@@ -27,7 +27,7 @@ void
 TableJournal::append(const std::vector<Bytes> &ops) {
 	rows_.append(size_, ops);
 	for (size_t i = 0; i < ops.size(); i++)
-		if (!ops[i].empty() && ops[i][0] == commit_tag_)
+		if (is_commit(ops[i]))
 			committed_end_ = size_ + i + 1;
 	size_ += ops.size();
 }
@@ -39,7 +39,7 @@ TableJournal::scan_commits(uint64_t from) {
 		uint64_t to = std::min(size_, at + 1024);
 		std::vector<Bytes> ops = rows_.read(at, to);
 		for (size_t i = 0; i < ops.size(); i++)
-			if (!ops[i].empty() && ops[i][0] == commit_tag_)
+			if (is_commit(ops[i]))
 				committed_end_ = at + i + 1;
 	}
 }

@@ -34,6 +34,7 @@ public:
 private:
 	void clear_to(uint64_t loc);
 	void forget_read_ahead() { ahead_.clear(); }
+	bool is_commit(const Bytes &op) const { return !op.empty() && op[0] == commit_tag_; }
 
 	JournalTable rows_;
 	uint8_t commit_tag_; // an operation's first byte is its tag in either encoding
