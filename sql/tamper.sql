@@ -6,10 +6,12 @@ SELECT count(*) FROM (
     FROM generate_series(1, 20) b) t;
 SELECT check_name, ok FROM qmdb.verify('tam');
 SELECT id AS tam FROM qmdb.databases WHERE name = 'tam' \gset
--- The join setting verify uses stays inside it: the caller's transaction keeps its own.
+-- The settings verify uses (no hash join, no JIT) stay inside it: the
+-- caller's transaction keeps its own.
 BEGIN;
+SET LOCAL jit = on;
 SELECT count(*) FROM qmdb.verify('tam');
-SHOW enable_hashjoin;
+SELECT current_setting('enable_hashjoin') AS enable_hashjoin, current_setting('jit') AS jit;
 COMMIT;
 
 -- The journal's layout: 61 operations of 65 bytes, a row per commit (the

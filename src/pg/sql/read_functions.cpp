@@ -15,6 +15,7 @@ extern "C" {
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 using namespace qmdb;
 using namespace qmdb::pg;
@@ -59,6 +60,8 @@ QMDB_FUNCTION(qmdb_operations) {
 	}
 	return (Datum)0;
 }
+
+namespace {
 
 // Node digests recomputed from the journal, compared with the stored ones
 // as they come instead of kept: the tree's peaks live in the Mmr, so this
@@ -124,23 +127,16 @@ private:
 	std::chrono::steady_clock::time_point last_;
 };
 
-// qmdb.verify(db) -> (check_name, ok, detail): recompute everything from the
-// journal and the pins, and compare with what the tables hold. Memory is
-// bounded at any size: the journal is read in batches, node digests are
-// compared as they are recomputed, and the replay of the state is a sorted
-// query (which spills to disk past work_mem), merged with the tables.
-QMDB_FUNCTION(qmdb_verify) {
-	RowSink sink(fcinfo);
-	std::string name = text_arg(fcinfo, 0, "db");
-	Spi spi(true);
-	TableDatabase db(spi, name, false);
+using Report = std::function<void(const char *check, bool ok, const std::string &detail)>;
+
+// qmdb.verify's checks, in order; a failed check ends the ones that need it.
+// Memory is bounded at any size: the journal is read in batches, node
+// digests are compared as they are recomputed, and the replay of the state
+// is a sorted query (which spills to disk past work_mem), merged with the
+// tables.
+void
+verify_checks(Spi &spi, TableDatabase &db, Progress &progress, const Report &report) {
 	const DbInfo &info = db.info();
-	Progress progress(name);
-	auto report = [&](const char *check, bool ok, const std::string &detail) {
-		Datum v[3] = {text_datum(check), BoolGetDatum(ok), text_datum(detail)};
-		bool n[3] = {false, false, false};
-		sink.put(v, n);
-	};
 
 	// Pins of the pruning boundary.
 	std::vector<Digest> pins;
@@ -157,7 +153,7 @@ QMDB_FUNCTION(qmdb_verify) {
 	       pins_ok ? std::to_string(pins.size()) + " pinned nodes at boundary " + std::to_string(info.pruning_boundary)
 	               : "a pinned node of the boundary is missing");
 	if (!pins_ok)
-		return (Datum)0;
+		return;
 
 	// Journal: every row present and decodable; rebuild the MMR as we go,
 	// comparing each node with the stored one.
@@ -191,7 +187,7 @@ QMDB_FUNCTION(qmdb_verify) {
 	       journal_problem.empty() ? std::to_string(info.size - info.pruning_boundary) + " operations decode"
 	                               : journal_problem);
 	if (!journal_problem.empty())
-		return (Datum)0;
+		return;
 
 	bool commit_ok = last.kind == OpKind::CommitFloor && last.floor == info.floor;
 	report("floor", commit_ok,
@@ -218,20 +214,12 @@ QMDB_FUNCTION(qmdb_verify) {
 	// its hex in the C collation sorts the same way.
 	std::string replay = last_writes_query(info.format);
 	std::vector<qmdb::pg::Param> params = last_writes_params(info.id, info.format, info.floor, info.size);
-	// For this query only: the caller's transaction keeps its own setting
-	// (a nest level, as a function's SET clause makes).
-	int guc_level = pg_call([] {
-		int level = NewGUCNestLevel();
-		(void)set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		return level;
-	});
 	spi.exec_once("SELECT count(s.key), count(r.key), pg_catalog.min(pg_catalog.encode(coalesce(r.key, s.key), "
 	              "'hex') COLLATE \"C\") FILTER (WHERE r.key IS NULL OR s.key IS NULL OR r.loc <> s.loc OR "
 	              "r.value <> s.value) FROM (" +
 	                  replay +
 	                  ") r FULL JOIN (SELECT key, loc, value FROM qmdb.state WHERE db_id = $1) s ON s.key = r.key",
 	              params);
-	pg_call([&] { AtEOXact_GUC(true, guc_level); });
 	int64 rows = spi.i64(0, 0), replayed = spi.i64(0, 1);
 	std::string state_problem;
 	if (rows != replayed)
@@ -272,6 +260,35 @@ QMDB_FUNCTION(qmdb_verify) {
 	spi.close_cursor();
 	report("bitmap", bitmap_problem.empty(),
 	       bitmap_problem.empty() ? "activity bitmap matches the replay" : bitmap_problem);
+}
+
+} // namespace
+
+// qmdb.verify(db) -> (check_name, ok, detail): recompute everything from the
+// journal and the pins, and compare with what the tables hold.
+QMDB_FUNCTION(qmdb_verify) {
+	RowSink sink(fcinfo);
+	std::string name = text_arg(fcinfo, 0, "db");
+	Spi spi(true);
+	TableDatabase db(spi, name, false);
+	Progress progress(name);
+	// Settings for this call only (a nest level, as a function's SET clause
+	// makes; an error's abort undoes it too). No hash join: see the state
+	// check. No JIT: the queries are a sort and scans, which it does not
+	// speed up, and its LLVM (some 20 MiB, loaded once a query's estimated
+	// cost passes jit_above_cost) made the memory grow with the database.
+	int guc_level = pg_call([] {
+		int level = NewGUCNestLevel();
+		for (const char *name : {"enable_hashjoin", "jit"})
+			(void)set_config_option(name, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		return level;
+	});
+	verify_checks(spi, db, progress, [&](const char *check, bool ok, const std::string &detail) {
+		Datum v[3] = {text_datum(check), BoolGetDatum(ok), text_datum(detail)};
+		bool n[3] = {false, false, false};
+		sink.put(v, n);
+	});
+	pg_call([&] { AtEOXact_GUC(true, guc_level); });
 	return (Datum)0;
 }
 
