@@ -279,8 +279,8 @@ QMDB_FUNCTION(qmdb_verify) {
 	// cost passes jit_above_cost) made the memory grow with the database.
 	int guc_level = pg_call([] {
 		int level = NewGUCNestLevel();
-		for (const char *name : {"enable_hashjoin", "jit"})
-			(void)set_config_option(name, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		for (const char *setting : {"enable_hashjoin", "jit"})
+			(void)set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		return level;
 	});
 	verify_checks(spi, db, progress, [&](const char *check, bool ok, const std::string &detail) {
