@@ -42,7 +42,7 @@ for kind in keyless immutable; do
 done
 echo "==> live replicas: catch-up cost and follow lag"
 BENCH_CSV="$summary" bench/live.sh
-echo "==> scale: the sync at 1M and ${SCALE_OPS:-8000000} operations, default maintenance_work_mem"
+echo "==> scale: the sync at 1M and ${SCALE_OPS:-8000000} operations, default maintenance_work_mem, ${SCALE_ROUNDS:-3} rounds each"
 BENCH_CSV="$summary" bench/scale.sh
 
 echo
