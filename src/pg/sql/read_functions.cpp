@@ -135,8 +135,9 @@ using Report = std::function<void(const char *check, bool ok, const std::string 
 // is a sorted query (which spills to disk past work_mem), merged with the
 // tables.
 void
-verify_checks(Spi &spi, TableDatabase &db, Progress &progress, const Report &report) {
+verify_checks(Spi &spi, TableDatabase &db, const Report &report) {
 	const DbInfo &info = db.info();
+	Progress progress(info.name);
 
 	// Pins of the pruning boundary.
 	std::vector<Digest> pins;
@@ -271,7 +272,6 @@ QMDB_FUNCTION(qmdb_verify) {
 	std::string name = text_arg(fcinfo, 0, "db");
 	Spi spi(true);
 	TableDatabase db(spi, name, false);
-	Progress progress(name);
 	// Settings for this call only (a nest level, as a function's SET clause
 	// makes; an error's abort undoes it too). No hash join: see the state
 	// check. No JIT: the queries are a sort and scans, which it does not
@@ -283,7 +283,7 @@ QMDB_FUNCTION(qmdb_verify) {
 			(void)set_config_option(setting, "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 		return level;
 	});
-	verify_checks(spi, db, progress, [&](const char *check, bool ok, const std::string &detail) {
+	verify_checks(spi, db, [&](const char *check, bool ok, const std::string &detail) {
 		Datum v[3] = {text_datum(check), BoolGetDatum(ok), text_datum(detail)};
 		bool n[3] = {false, false, false};
 		sink.put(v, n);
