@@ -79,6 +79,15 @@ events=$(cluster_psql "$B" -d postgres -At -c "LISTEN qmdb_sync" \
 caught=$(grep -c "\"size\": $end, \"event\": \"caught_up\"" <<<"$events" || true)
 expect_eq "$caught" 1 "caught_up events at $end: $events"
 expect_eq "$(grep -c "\"root\": \"$root\"" <<<"$events" || true)" 1 "the caught_up event's root"
+# What the event and sync_wait said survives a crash: the turn that caught
+# up commits durably (its WAL is written, as a standby streams it), though
+# the worker's other turns commit asynchronously.
+bdir=$(node_dir "$B")
+as_pg "$PG_BIN/pg_ctl" -D "$bdir/data" -m immediate -w stop >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$bdir/data" -l "$bdir/server.log" -w start >/dev/null
+expect_eq "$(q "$B" -c "SELECT size || ' ' || encode(root, 'hex') FROM qmdb.databases WHERE name = 'd'")" "$end $root" \
+	"the published root after an immediate shutdown"
+wait_for "$B" d "caught up"
 
 
 # lag and ops_behind while behind: pause, move the target, look, resume.

@@ -309,6 +309,46 @@ TEST(EngineAnchor, ResumeWithATailReusesIt) {
 	EXPECT_EQ(run->engine->root(), s.db.root());
 }
 
+// A follower restarted after it caught up: its target is the database it
+// holds. It is reached at once, with the root checked against the peaks
+// and nothing asked of a source, and the next update is followed as usual.
+// A target behind the database is refused, and a wrong root at it fails.
+TEST(EngineAnchor, RestartAtTheTargetWaitsForTheNext) {
+	Source s(300, 61);
+	auto run = replica_of(s.db);
+	EngineConfig cfg = config(20, 2);
+	cfg.follow = true;
+	catch_up(*run, cfg, s.target());
+	EXPECT_EQ(run->engine->step(), StepResult::Idle);
+	run->collect();
+	EXPECT_TRUE(run->sent.empty());
+	EXPECT_TRUE(run->engine->anchor_confirmed());
+	EXPECT_EQ(run->engine->verified_end(), s.db.size());
+	ASSERT_EQ(run->reached, std::vector<Target>{s.target()});
+	grow_db(s.db, s.db.size() + 50, 62);
+	run->engine->update_target(s.target());
+	ASSERT_EQ(run->run(honest(s.db)), StepResult::Idle);
+	EXPECT_EQ(run->engine->verified_end(), s.db.size());
+	expect_journal_matches(*run, s.db, 0);
+
+	uint64_t held = run->journal.size();
+	try {
+		catch_up(*run, cfg, Target{s.db.root(), 0, held - 1});
+		FAIL() << "a target behind the database was taken";
+	} catch (const EngineError &e) {
+		EXPECT_EQ(e.kind(), EngineErrorKind::InvalidTarget);
+	}
+	Digest wrong = s.db.root();
+	wrong[0] ^= 1;
+	catch_up(*run, cfg, Target{wrong, 0, held});
+	try {
+		run->engine->step();
+		FAIL() << "a wrong root at the database's size was taken";
+	} catch (const EngineError &e) {
+		EXPECT_EQ(e.kind(), EngineErrorKind::RootMismatch);
+	}
+}
+
 // A follower given a fork's target after it confirmed its source: the fork
 // is caught before anything of it could count (the answer at the tip under
 // the fork's root shows other peaks), and no operation of it is confirmed.

@@ -52,9 +52,11 @@ Engine::Engine(const EngineConfig &config, Journal &journal, NodeStore &nodes, c
 		const Anchor &a = *config_.anchor;
 		if (a.peaks.size() != nodes_to_pin(a.size).size())
 			throw Error(ErrorCode::InvalidArgument, "the anchor's peaks do not fit its size");
-		if (journal_.size() < a.size || target_.end <= a.size)
+		// A target at the anchor itself is a follower restarted after it
+		// caught up: reached at once, its root checked against the peaks.
+		if (journal_.size() < a.size || target_.end < a.size)
 			throw EngineError(EngineErrorKind::InvalidTarget, "the target " + range_text(target_) +
-			                                                      " does not extend the database's " +
+			                                                      " does not reach the database's " +
 			                                                      std::to_string(a.size) + " operations");
 		// Not confirmed yet, even with operations beyond the anchor: they
 		// may be of a target that was never confirmed (see deliver).

@@ -189,6 +189,10 @@ private:
 	std::string role_;
 	uint64_t published_ = 0;
 	bool published_now_ = false; // published in this turn (published_at)
+	// This turn told its listeners the replica caught up: it commits
+	// durably, so what they were told survives a crash and has reached the
+	// WAL a standby streams once sync_wait or the NOTIFY says so.
+	bool caught_up_now_ = false;
 	// Queued target updates given to the engine (seq, target), oldest
 	// first, whose rows stay until the engine's target reaches them.
 	int64 fed_seq_ = 0;
@@ -397,6 +401,8 @@ SyncWorker::forget_reached_updates(Spi &spi, const Target &target) {
 void
 SyncWorker::save_progress(Spi &spi, const char *phase) {
 	report_activity(phase);
+	if (published_now_ && std::strcmp(phase, "caught up") == 0)
+		caught_up_now_ = true; // sync_wait returns on this row
 	double now = now_seconds();
 	// A rate over each second, smoothed; the first from a fifth of a second
 	// on, so the view shows the rate from the start, not 0 for a while.
@@ -799,6 +805,7 @@ SyncWorker::conflict(Spi &spi, const std::string &first, const std::string &seco
 
 void
 SyncWorker::notify_caught_up(Spi &spi) {
+	caught_up_now_ = true;
 	spi.exec("SELECT pg_catalog.pg_notify('qmdb_sync', pg_catalog.jsonb_build_object('db', $1::text, 'event', "
 	         "'caught_up', 'size', d.size, 'root', pg_catalog.encode(d.root, 'hex'))::text) "
 	         "FROM qmdb.databases d WHERE d.id = $2",
@@ -1008,7 +1015,8 @@ SyncWorker::run() {
 		events.clear();
 		events.swap(early_);
 		dispatch(now, events);
-		tx.commit(done_);
+		tx.commit(done_ || caught_up_now_);
+		caught_up_now_ = false;
 		if (done_) {
 			job_over_ = true;
 			return;
