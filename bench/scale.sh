@@ -7,6 +7,9 @@
 # and the median, the per-operation cost at SCALE_OPS over that at 1M
 # (flatness; goal: at most 1.3), the sync worker's peak memory, and
 # qmdb.verify's time and peak memory at both sizes (goal: the same).
+# SYNC_PRETOUCH_GIB reaches bench/sync.sh: on a VM whose host takes back
+# the memory its guest frees, it starts each first round on memory the
+# guest holds (bench/first_touch.sh; docs/operations.md, Sizing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

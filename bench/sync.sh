@@ -156,6 +156,19 @@ run_logical() {
 	result=$(rate "$ops" "$t0" "$t1")
 }
 
+# SYNC_PRETOUCH_GIB=N: right before each first-round run, write and delete
+# an N GiB file. On a VM whose host takes back the memory its guest frees
+# (free page reporting, as on these machines), a fresh server's first run
+# otherwise pays a host fault for each page of new file data it writes;
+# memory freed a moment ago is reused without one (docs/operations.md).
+pretouch() {
+	[ "${SYNC_PRETOUCH_GIB:-0}" -gt 0 ] || return 0
+	local f
+	f="$(node_dir "$R")/pretouch"
+	dd if=/dev/zero of="$f" bs=1M count=$((SYNC_PRETOUCH_GIB * 1024)) status=none
+	rm -f "$f"
+}
+
 # Rounds, each method once a round, in the same order, each after a
 # settle: runs vary by a third or more on these shared machines. Every
 # round is printed; the first round (each method's one run on a fresh
@@ -164,9 +177,9 @@ ROUNDS=${SYNC_ROUNDS:-3}
 O=() C=() L=()
 for round in $(seq 1 "$ROUNDS"); do
 	[ "$round" = 1 ] && R=$R1
-	clear_ours && settle && run_ours && o=$result
+	clear_ours && settle && { [ "$round" != 1 ] || pretouch; } && run_ours && o=$result
 	[ "$round" = 1 ] && R=$R2
-	settle && run_copy && c=$result
+	settle && { [ "$round" != 1 ] || pretouch; } && run_copy && c=$result
 	l=0
 	if [ "$SYNC_LOGICAL" != 0 ]; then
 		[ "$round" = 1 ] && R=$R3

@@ -10,6 +10,9 @@ cd "$REPO_ROOT"
 summary=build/bench.csv
 echo "benchmark,ours_per_s,baseline_per_s,ratio" >"$summary"
 
+echo "==> this machine: what memory not used lately costs (see the first rounds below)"
+BENCH_CSV="$summary" bench/first_touch.sh
+
 # Hashing: our EVP wrapper (digest fetched once, context reused) vs the
 # implicit-fetch style (EVP_Digest + EVP_sha256() per call).
 echo "==> hashing (SHA-256, MMR pre-images)"
