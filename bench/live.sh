@@ -10,6 +10,9 @@ set -euo pipefail
 source "$(dirname "$0")/../tests/integration/sync_lib.sh"
 
 LIVE_OPS=${LIVE_OPS:-1000000}
+# LIVE_LABEL: said after each result, for a second run on other settings
+# (scripts/bench.sh runs this again with shared memory in huge pages).
+tag=${LIVE_LABEL:+, $LIVE_LABEL}
 LIVE_TARGETS=${LIVE_TARGETS:-150}
 start_node S source "${BENCH_CONF[@]}"
 start_node R replica "${BENCH_CONF[@]}"
@@ -58,8 +61,8 @@ fresh=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
 for kind in cold warm; do
 	ms=${!kind}
 	ratio=$(awk -v a="$ms" -v b="$fresh" 'BEGIN { printf "%.2f", a / b }')
-	printf '%-34s %14s %14s %8s\n' "catch-up ($kind) vs fresh sync (ms)" "$ms" "$fresh" "${ratio}x"
-	[ -z "${BENCH_CSV:-}" ] || echo "catch-up of 10k ($kind) vs fresh sync of 10k (ms),$ms,$fresh,$ratio" >>"$BENCH_CSV"
+	printf '%-34s %14s %14s %8s\n' "catch-up ($kind$tag) vs fresh sync (ms)" "$ms" "$fresh" "${ratio}x"
+	[ -z "${BENCH_CSV:-}" ] || echo "catch-up of 10k ($kind$tag) vs fresh sync of 10k (ms),$ms,$fresh,$ratio" >>"$BENCH_CSV"
 done
 echo "  (catch-ups of about 10k operations onto a $(q "$R" -c "SELECT size FROM qmdb.databases WHERE name = 'd'")-operation replica; fresh sync of $((send - sstart)) operations; goal: within 2x)"
 
@@ -101,7 +104,7 @@ read -r p50 p99 first second < <(q "$R" -F' ' -c "WITH l AS (
 	       round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM l WHERE n > $LIVE_TARGETS / 2)) FROM l")
 rate=$(awk -v n="$LIVE_TARGETS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
 grows=$(awk -v a="$first" -v b="$second" 'BEGIN { print (b > 1.5 * a + 20) ? "yes" : "no" }')
-printf '%-34s %14s %14s %8s\n' "follow lag p50 / p99 (ms)" "$p50" "$p99" ""
+printf '%-34s %14s %14s %8s\n' "follow lag p50 / p99 (ms$tag)" "$p50" "$p99" ""
 echo "  ($LIVE_TARGETS targets of 1000 writes at $rate commits/s; median lag first half ${first} ms, second half ${second} ms: grows: $grows; goal p99 < 1000 ms)"
 all_ok "$R" d
-[ -z "${BENCH_CSV:-}" ] || echo "follow lag p50 and p99 (ms),$p50,$p99," >>"$BENCH_CSV"
+[ -z "${BENCH_CSV:-}" ] || echo "follow lag p50 and p99 (ms$tag),$p50,$p99," >>"$BENCH_CSV"

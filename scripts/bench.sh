@@ -45,6 +45,8 @@ for kind in keyless immutable; do
 done
 echo "==> live replicas: catch-up cost and follow lag"
 BENCH_CSV="$summary" bench/live.sh
+echo "==> the same with shared memory in huge pages"
+BENCH_CSV="$summary" LIVE_LABEL="huge pages" bench/huge_shmem.sh bench/live.sh
 echo "==> scale: the sync at 1M and ${SCALE_OPS:-8000000} operations, default maintenance_work_mem, ${SCALE_ROUNDS:-3} rounds each"
 BENCH_CSV="$summary" bench/scale.sh
 
